@@ -1,0 +1,233 @@
+"""Provider configuration: the one source of truth for the library, the CLI and the pytest marker.
+
+Users follow OpenID Connect Core 1.0 §5.1 (standard claims); clients follow RFC 7591 §2 (client
+metadata: ``redirect_uris``, ``grant_types``, ``token_endpoint_auth_method``) and OpenID Connect
+RP-Initiated Logout 1.0 §3.1 (``post_logout_redirect_uris``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, TypeAlias
+from urllib.parse import urlsplit
+
+from mockidp._errors import ConfigError
+
+Algorithm: TypeAlias = Literal["RS256", "PS256", "ES256", "EdDSA", "Ed25519"]
+ALGORITHMS: tuple[Algorithm, ...] = ("RS256", "PS256", "ES256", "EdDSA", "Ed25519")
+
+GrantType: TypeAlias = Literal["authorization_code", "refresh_token", "client_credentials", "password"]
+GRANT_TYPES: tuple[GrantType, ...] = ("authorization_code", "refresh_token", "client_credentials", "password")
+
+AuthMethod: TypeAlias = Literal["client_secret_basic", "client_secret_post", "none"]
+AUTH_METHODS: tuple[AuthMethod, ...] = ("client_secret_basic", "client_secret_post", "none")
+
+DEFAULT_ISSUER = "https://idp.mockidp.test"
+
+#: Redirect URIs the default client accepts: the hosts test clients use. A trailing ``*`` is a
+#: prefix match that a client must opt into; every other entry is matched exactly.
+TEST_REDIRECT_URIS = ("http://testserver/*", "http://localhost/*", "http://127.0.0.1/*")
+
+
+def _frozen_claims(claims: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(claims))
+
+
+@dataclass(frozen=True, kw_only=True)
+class User:
+    """An end user the provider can log in, with the claims it releases (OIDC Core §5.1).
+
+    ``username`` is what the login form, ``login_hint`` and the password grant accept; it defaults
+    to ``preferred_username`` and then to ``sub``.
+    """
+
+    sub: str
+    claims: Mapping[str, Any] = field(default_factory=dict)
+    password: str = "password"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sub, str) or not self.sub:
+            raise ConfigError(f"User.sub must be a non-empty string, got {self.sub!r}")
+        if "sub" in self.claims and self.claims["sub"] != self.sub:
+            raise ConfigError(
+                f"User {self.sub!r} has claims['sub'] = {self.claims['sub']!r}; pass the subject as sub= only"
+            )
+        object.__setattr__(self, "claims", _frozen_claims({k: v for k, v in self.claims.items() if k != "sub"}))
+
+    @property
+    def username(self) -> str:
+        value = self.claims.get("preferred_username", self.sub)
+        return str(value)
+
+    @classmethod
+    def named(cls, username: str, **claims: Any) -> User:
+        """A user with the usual standard claims derived from ``username``; ``claims`` override them."""
+        given = username.capitalize()
+        defaults: dict[str, Any] = {
+            "preferred_username": username,
+            "name": f"{given} Example",
+            "given_name": given,
+            "family_name": "Example",
+            "email": f"{username}@example.com",
+            "email_verified": True,
+            "locale": "en",
+        }
+        sub = str(claims.pop("sub", username))
+        password = str(claims.pop("password", "password"))
+        return cls(sub=sub, claims={**defaults, **claims}, password=password)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> User:
+        """Build a user from a flat mapping of claims (as in a config file); ``sub`` is required."""
+        values = dict(data)
+        if "sub" not in values:
+            raise ConfigError(f"a user needs a 'sub' claim; got the keys {sorted(values)}")
+        sub = values.pop("sub")
+        password = values.pop("password", "password")
+        return cls(sub=str(sub), claims=values, password=str(password))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Client:
+    """A registered relying party (RFC 7591 §2 client metadata).
+
+    A client without a secret is public: it authenticates with ``none`` and must use PKCE.
+    ``scope`` limits what it may ask for; ``None`` allows any scope.
+    """
+
+    client_id: str
+    client_secret: str | None = None
+    redirect_uris: tuple[str, ...] = TEST_REDIRECT_URIS
+    post_logout_redirect_uris: tuple[str, ...] = TEST_REDIRECT_URIS
+    grant_types: tuple[GrantType, ...] = ("authorization_code", "refresh_token", "client_credentials")
+    token_endpoint_auth_method: AuthMethod | None = None
+    scope: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.client_id, str) or not self.client_id:
+            raise ConfigError(f"Client.client_id must be a non-empty string, got {self.client_id!r}")
+        for name in ("redirect_uris", "post_logout_redirect_uris", "grant_types", "scope"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, str):
+                raise ConfigError(f"Client.{name} must be a sequence of strings, not the string {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        for grant in self.grant_types:
+            if grant not in GRANT_TYPES:
+                raise ConfigError(f"unknown grant type {grant!r}; supported: {', '.join(GRANT_TYPES)}")
+        method = self.token_endpoint_auth_method
+        if method is None:
+            method = "none" if self.client_secret is None else "client_secret_basic"
+            object.__setattr__(self, "token_endpoint_auth_method", method)
+        if method not in AUTH_METHODS:
+            raise ConfigError(f"unknown token_endpoint_auth_method {method!r}; supported: {', '.join(AUTH_METHODS)}")
+        if method == "none" and self.client_secret is not None:
+            raise ConfigError(f"client {self.client_id!r} has a secret but authenticates with 'none'")
+        if method != "none" and self.client_secret is None:
+            raise ConfigError(f"client {self.client_id!r} authenticates with {method!r} but has no client_secret")
+        if self.is_public and "client_credentials" in self.grant_types:
+            object.__setattr__(self, "grant_types", tuple(g for g in self.grant_types if g != "client_credentials"))
+        for uri in (*self.redirect_uris, *self.post_logout_redirect_uris):
+            parts = urlsplit(uri.removesuffix("*"))
+            if not parts.scheme or parts.fragment:
+                raise ConfigError(
+                    f"client {self.client_id!r}: redirect URI {uri!r} must be absolute and carry no fragment"
+                    " (RFC 6749 §3.1.2)"
+                )
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Client:
+        """Build a client from a mapping (as in a config file), with clear errors for unknown keys."""
+        client: Client = _build(cls, data)
+        return client
+
+
+def _build(cls: type[Any], data: Mapping[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} option(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return cls(**values)
+
+
+DEFAULT_USER = User.named("alice", sub="alice")
+DEFAULT_CLIENT = Client(client_id="mockidp-client", client_secret="mockidp-secret")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderConfig:
+    """Everything a provider can be told. The CLI flags and the ``mockidp`` pytest marker map onto it.
+
+    Lifetimes are in seconds. ``interactive`` shows an HTML login form instead of logging the
+    chosen user in at once; ``strict`` also rejects what RFC 9700 says a client should not do.
+    """
+
+    issuer: str = DEFAULT_ISSUER
+    users: tuple[User, ...] = (DEFAULT_USER,)
+    clients: tuple[Client, ...] = (DEFAULT_CLIENT,)
+    algorithm: Algorithm = "RS256"
+    access_token_ttl: int = 3600
+    id_token_ttl: int = 3600
+    refresh_token_ttl: int = 86400
+    code_ttl: int = 60
+    session_ttl: int = 86400
+    access_token_audience: str | None = None
+    interactive: bool = False
+    strict: bool = False
+    password_grant: bool = False
+    cors_origins: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.issuer)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ConfigError(
+                f"issuer must be an http(s) URL with a host and no query or fragment (OIDC Discovery §2),"
+                f" got {self.issuer!r}"
+            )
+        object.__setattr__(self, "issuer", self.issuer.rstrip("/"))
+        if self.algorithm not in ALGORITHMS:
+            raise ConfigError(f"unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+        for name in ("users", "clients", "cors_origins"):
+            value = getattr(self, name)
+            if isinstance(value, str | User | Client):
+                raise ConfigError(f"ProviderConfig.{name} must be a sequence, got {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        for name in ("access_token_ttl", "id_token_ttl", "refresh_token_ttl", "code_ttl", "session_ttl"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"ProviderConfig.{name} must be a positive number of seconds, got {value!r}")
+        _no_duplicates("user sub", [u.sub for u in self.users])
+        _no_duplicates("username", [u.username for u in self.users])
+        _no_duplicates("client id", [c.client_id for c in self.clients])
+
+    def replace(self, **changes: Any) -> ProviderConfig:
+        """A copy with ``changes`` applied, validated like the original."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProviderConfig:
+        """Build a config from a mapping, as read from a TOML or JSON file; users and clients are tables."""
+        values = dict(data)
+        if "users" in values:
+            values["users"] = tuple(u if isinstance(u, User) else User.from_dict(u) for u in values["users"])
+        if "clients" in values:
+            values["clients"] = tuple(c if isinstance(c, Client) else Client.from_dict(c) for c in values["clients"])
+        config: ProviderConfig = _build(cls, values)
+        return config
+
+
+def _no_duplicates(what: str, values: list[str]) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ConfigError(f"duplicate {what} {value!r}: each must be unique in one provider")
+        seen.add(value)

@@ -1,0 +1,81 @@
+"""What every endpoint shares: the exchange being answered, and how answers and errors are rendered.
+
+JSON errors follow RFC 6749 §5.2 (with ``Cache-Control: no-store``, §5.1); pages the provider
+shows a person (error pages, the login form, the logout page) are plain, escaped HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from mockidp._errors import OAuthError
+from mockidp._journal import RequestRecord
+
+if TYPE_CHECKING:
+    from mockidp._provider import MockIdP
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+@dataclass
+class Exchange:
+    """One request being answered: the provider, the request, its parameters and its log entry."""
+
+    idp: MockIdP
+    request: Request
+    record: RequestRecord
+    params: dict[str, str]
+
+    async def checkpoint(self) -> None:
+        """Apply the next injected fault for this endpoint: wait its delay, then raise its error, if any."""
+        fault = self.idp.faults.take(self.record.endpoint)
+        if fault is None:
+            return
+        if fault.delay:
+            await anyio.sleep(fault.delay)
+        error = fault.as_error()
+        if error is not None:
+            raise error
+
+
+def json_response(body: Mapping[str, Any], status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        media_type="application/json",
+        headers={**NO_STORE, **(headers or {})},
+    )
+
+
+def error_json(error: OAuthError) -> Response:
+    headers = {"WWW-Authenticate": error.www_authenticate} if error.www_authenticate else {}
+    return json_response(error.as_dict(), error.status, headers)
+
+
+def page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    document = (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{html.escape(title)}</title>"
+        "<style>body{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem}"
+        "code{background:#eee;padding:0 .2em}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+    return HTMLResponse(document, status_code=status, headers=NO_STORE)
+
+
+def error_page(error: OAuthError) -> HTMLResponse:
+    """For errors that must not be sent back to an unverified redirect URI (RFC 6749 §4.1.2.1)."""
+    body = (
+        f"<p><code>{html.escape(error.error)}</code>: {html.escape(error.description)}</p>"
+        "<p>mockidp did not redirect back to the application, because it could not trust the"
+        " redirect URI.</p>"
+    )
+    return page("mockidp: authorization error", body, error.status)

@@ -1,0 +1,53 @@
+"""Token introspection: RFC 7662 §2. Any token this provider does not vouch for is ``{"active": false}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from mockidp._client_auth import authenticate_client
+from mockidp._errors import OAuthError
+from mockidp._http import Exchange, json_response
+from mockidp._params import read_form
+
+
+async def introspect(ex: Exchange) -> Response:
+    if ex.request.method != "POST":
+        raise OAuthError("invalid_request", "the introspection endpoint takes POST only (RFC 7662 §2.1)")
+    params = await read_form(ex.request, required=True)
+    ex.params.update(params)
+    ex.record.params = {k: v for k, v in params.items() if k != "client_secret"}
+    client, method = authenticate_client(ex.idp.clients, params, ex.request.headers.get("authorization"))
+    ex.record.client_id, ex.record.client_auth_method = client.client_id, method
+    if client.is_public:
+        raise OAuthError("invalid_client", "public clients may not introspect tokens (RFC 7662 §2.1)", status=401)
+    await ex.checkpoint()
+    value = params.get("token")
+    if value is None:
+        raise OAuthError("invalid_request", "token is required (RFC 7662 §2.1)")
+    minter = ex.idp.minter
+    body: dict[str, Any] = {"active": False}
+    refresh = minter.check_refresh_token(value)
+    if refresh is not None:
+        grant = refresh.grant
+        body = {
+            "active": True,
+            "token_type": "refresh_token",
+            "client_id": grant.client.client_id,
+            "scope": " ".join(grant.scopes),
+            "exp": int(refresh.expires_at),
+            "iss": ex.idp.issuer,
+        }
+        if grant.user is not None:
+            body.update(sub=grant.user.sub, username=grant.user.username)
+    elif "." in value:
+        try:
+            record, claims = minter.check_access_token(value)
+        except OAuthError:
+            pass
+        else:
+            body = {**claims, "active": True, "token_type": "Bearer"}
+            if record.grant.user is not None:
+                body["username"] = record.grant.user.username
+    return json_response(body)

@@ -1,0 +1,80 @@
+"""RP-Initiated Logout: OpenID Connect RP-Initiated Logout 1.0 §2 (request), §3 (redirection), §4 (validation).
+
+The provider ends the IdP session named by the browser's cookie and by the ``sid`` of the
+``id_token_hint``; it redirects only to a ``post_logout_redirect_uri`` registered for the client the
+hint (or ``client_id``) identifies, and otherwise shows a page.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import RedirectResponse, Response
+
+from mockidp._authorize import add_params, redirect_uri_allowed
+from mockidp._config import Client
+from mockidp._errors import OAuthError
+from mockidp._http import NO_STORE, Exchange, error_page, page
+from mockidp._params import read_form, read_query
+
+
+async def end_session(ex: Exchange) -> Response:
+    try:
+        return await _end_session(ex)
+    except OAuthError as error:
+        ex.record.error, ex.record.error_description = error.error, error.description
+        return error_page(error)
+
+
+async def _end_session(ex: Exchange) -> Response:
+    idp = ex.idp
+    params = await read_form(ex.request, required=True) if ex.request.method == "POST" else read_query(ex.request)
+    ex.params.update(params)
+    ex.record.params = dict(params)
+    await ex.checkpoint()
+    client: Client | None = None
+    sid: str | None = None
+    hint = params.get("id_token_hint")
+    if hint is not None:
+        try:
+            _, claims = idp.keys.verify(hint)
+        except Exception:
+            raise OAuthError("invalid_request", "id_token_hint is not an ID token signed by this provider") from None
+        aud = claims.get("aud")
+        client_id = aud[0] if isinstance(aud, list) and aud else aud
+        client = idp.clients.get(str(client_id))
+        sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
+    if "client_id" in params:
+        named = idp.clients.get(params["client_id"])
+        if named is None:
+            raise OAuthError("invalid_request", f"unknown client_id {params['client_id']!r}")
+        if client is not None and client.client_id != named.client_id:
+            raise OAuthError("invalid_request", "client_id differs from the audience of id_token_hint (§2)")
+        client = named
+    ex.record.client_id = client.client_id if client else None
+
+    target = params.get("post_logout_redirect_uri")
+    if target is not None:
+        if client is None:
+            raise OAuthError(
+                "invalid_request",
+                "post_logout_redirect_uri needs id_token_hint or client_id to identify the client (§3)",
+            )
+        if not redirect_uri_allowed(client.post_logout_redirect_uris, target):
+            raise OAuthError(
+                "invalid_request",
+                f"post_logout_redirect_uri {target!r} is not registered for client {client.client_id!r}",
+            )
+
+    session = idp.current_session(ex.request)
+    if session is not None:
+        idp.state.end_sessions(session.id)
+    if sid is not None:
+        idp.state.end_sessions(sid)
+
+    response: Response
+    if target is not None:
+        extra = {"state": params["state"]} if "state" in params else {}
+        response = RedirectResponse(add_params(target, extra) if extra else target, 302, headers=NO_STORE)
+    else:
+        response = page("mockidp: logged out", "<p>You are logged out of mockidp.</p>")
+    idp.clear_session_cookie(response)
+    return response

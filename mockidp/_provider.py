@@ -1,0 +1,352 @@
+"""``MockIdP``: one OpenID provider, its registered users and clients, keys, state and request log.
+
+It is a plain object that needs no pytest: its ``app`` is a Starlette ASGI app, its transports
+reach that app in-process, ``intercept()`` routes a whole process's httpx/httpx2 calls to it, and
+``serve()`` puts it on a loopback socket.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mockidp._app import create_app
+from mockidp._clock import Clock, system_clock
+from mockidp._config import Client, ProviderConfig, User
+from mockidp._discovery import OIDC_WELL_KNOWN, PATHS
+from mockidp._errors import ConfigError, ErrorCode
+from mockidp._faults import Fault, Faults
+from mockidp._intercept import intercept
+from mockidp._journal import ENDPOINTS, RequestRecord
+from mockidp._keys import KeyPool, KeyRing
+from mockidp._server import serve_in_thread
+from mockidp._state import Grant, ProviderState, Session
+from mockidp._tokens import PROTECTED_CLAIMS, TokenMinter, TokenSet
+from mockidp._transports import async_transport, resolve, sync_transport
+
+SESSION_COOKIE = "mockidp_session"
+
+
+class RequestLog(list[RequestRecord]):
+    """Every request the provider answered, oldest first; ``filter`` picks entries by their fields."""
+
+    def filter(self, **fields: Any) -> list[RequestRecord]:
+        """Entries whose attributes equal ``fields``, e.g. ``filter(endpoint="token", grant_type="refresh_token")``."""
+        names = {f.name for f in dataclasses.fields(RequestRecord)}
+        unknown = sorted(set(fields) - names)
+        if unknown:
+            raise TypeError(f"RequestRecord has no field {', '.join(unknown)}; fields: {', '.join(sorted(names))}")
+        if "endpoint" in fields and fields["endpoint"] not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {fields['endpoint']!r}; choose one of {', '.join(ENDPOINTS)}")
+        return [r for r in self if all(getattr(r, k) == v for k, v in fields.items())]
+
+
+class MockIdP:
+    """An in-process OpenID Connect provider.
+
+    >>> idp = MockIdP()
+    >>> idp.issuer
+    'https://idp.mockidp.test'
+    >>> idp.client.client_id, idp.user.sub
+    ('mockidp-client', 'alice')
+    """
+
+    def __init__(
+        self,
+        config: ProviderConfig | None = None,
+        *,
+        keys: KeyPool | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.config = config if config is not None else ProviderConfig()
+        if not isinstance(self.config, ProviderConfig):
+            raise TypeError(f"config must be a ProviderConfig, got {type(config).__name__}")
+        self._issuer = self.config.issuer
+        self.clock: Clock = clock or system_clock
+        self.users: dict[str, User] = {u.sub: u for u in self.config.users}
+        self.clients: dict[str, Client] = {c.client_id: c for c in self.config.clients}
+        self.keys = KeyRing(keys or KeyPool(), self.config.algorithm)
+        self.state = ProviderState()
+        self.minter = TokenMinter(self.config, self.keys, self.state, self.clock)
+        self.faults = Faults()
+        self.requests = RequestLog()
+        self._queued_logins: list[User] = []
+        self._app: Starlette | None = None
+        self._lock = threading.Lock()
+        self._transports: dict[tuple[str, bool], Any] = {}
+
+    def __repr__(self) -> str:
+        return f"<MockIdP issuer={self.issuer!r} users={len(self.users)} clients={len(self.clients)}>"
+
+    # -- URLs -----------------------------------------------------------------------------------
+
+    @property
+    def issuer(self) -> str:
+        """The issuer identifier; while ``serve()`` runs, the loopback URL (with the configured path)."""
+        return self._issuer
+
+    @property
+    def metadata_url(self) -> str:
+        return self.issuer + OIDC_WELL_KNOWN
+
+    @property
+    def jwks_uri(self) -> str:
+        return self.endpoint("jwks_uri")
+
+    def endpoint(self, name: str) -> str:
+        """The URL of an endpoint by its metadata name, e.g. ``endpoint("token_endpoint")``."""
+        if name not in PATHS:
+            raise ValueError(f"unknown endpoint {name!r}; choose one of {', '.join(PATHS)}")
+        return self.issuer + PATHS[name]
+
+    # -- users and clients ----------------------------------------------------------------------
+
+    @property
+    def user(self) -> User:
+        """The default user: the first one configured."""
+        user = self.default_user()
+        if user is None:
+            raise LookupError("this provider has no users; add one with add_user()")
+        return user
+
+    @property
+    def client(self) -> Client:
+        """The default client: the first one configured."""
+        for client in self.clients.values():
+            return client
+        raise LookupError("this provider has no clients; add one with add_client()")
+
+    def default_user(self) -> User | None:
+        return next(iter(self.users.values()), None)
+
+    def add_user(self, user: User | str, /, **claims: Any) -> User:
+        """Register a user: a ``User``, or a username with claims (see ``User.named``)."""
+        if isinstance(user, str):
+            user = User.named(user, **claims)
+        elif claims:
+            raise TypeError("pass claims with a username, not with a User object")
+        with self._lock:
+            if user.sub in self.users:
+                raise ConfigError(f"a user with sub {user.sub!r} is already registered")
+            if self.find_user(user.username) is not None:
+                raise ConfigError(f"a user named {user.username!r} is already registered")
+            self.users[user.sub] = user
+        return user
+
+    def add_client(self, client: Client) -> Client:
+        """Register a client; its ``client_id`` must be new."""
+        with self._lock:
+            if client.client_id in self.clients:
+                raise ConfigError(f"a client with id {client.client_id!r} is already registered")
+            self.clients[client.client_id] = client
+        return client
+
+    def find_user(self, name: str) -> User | None:
+        """The user whose ``sub``, username or email is ``name``."""
+        if name in self.users:
+            return self.users[name]
+        for user in self.users.values():
+            if name in (user.username, user.claims.get("email")):
+                return user
+        return None
+
+    def _user_arg(self, user: User | str | Mapping[str, Any] | None) -> User:
+        if user is None:
+            return self.user
+        if isinstance(user, User):
+            return user if user.sub in self.users else self.add_user(user)
+        if isinstance(user, str):
+            found = self.find_user(user)
+            if found is None:
+                known = ", ".join(u.username for u in self.users.values()) or "none"
+                raise LookupError(f"no user named {user!r}; known users: {known}")
+            return found
+        return self.add_user(User.from_dict(user))
+
+    def _client_arg(self, client: Client | str | None) -> Client:
+        if client is None:
+            return self.client
+        client_id = client.client_id if isinstance(client, Client) else client
+        if client_id not in self.clients:
+            if isinstance(client, Client):
+                return self.add_client(client)
+            raise LookupError(f"no client {client_id!r}; registered: {', '.join(self.clients) or 'none'}")
+        return self.clients[client_id]
+
+    def login_as(self, user: User | str | Mapping[str, Any]) -> User:
+        """Log ``user`` in at the next authorization request that needs a login, instead of the default.
+
+        Takes a username (or sub or email) of a known user, a ``User``, or claims for a new user.
+        """
+        chosen = self._user_arg(user)
+        with self._lock:
+            self._queued_logins.append(chosen)
+        return chosen
+
+    def take_queued_login(self) -> User | None:
+        with self._lock:
+            return self._queued_logins.pop(0) if self._queued_logins else None
+
+    # -- time, sessions, logging ----------------------------------------------------------------
+
+    def now(self) -> float:
+        return self.clock()
+
+    def current_session(self, request: Request) -> Session | None:
+        session_id = request.cookies.get(SESSION_COOKIE)
+        if session_id is None:
+            return None
+        session = self.state.sessions.get(session_id)
+        if session is None or self.now() >= session.expires_at:
+            return None
+        return session
+
+    def _cookie_path(self) -> str:
+        return urlsplit(self.config.issuer).path or "/"
+
+    def set_session_cookie(self, response: Response, session: Session) -> None:
+        response.set_cookie(
+            SESSION_COOKIE,
+            session.id,
+            path=self._cookie_path(),
+            httponly=True,
+            samesite="lax",
+            secure=self.issuer.startswith("https://"),
+        )
+
+    def clear_session_cookie(self, response: Response) -> None:
+        response.delete_cookie(SESSION_COOKIE, path=self._cookie_path())
+
+    def end_sessions(self) -> None:
+        """Log every user out at the provider: the next authorization request needs a new login."""
+        self.state.end_sessions()
+
+    def record(self, record: RequestRecord) -> None:
+        self.requests.append(record)
+
+    # -- tokens and keys ------------------------------------------------------------------------
+
+    def issue_tokens(
+        self,
+        *,
+        user: User | str | Mapping[str, Any] | None = None,
+        client: Client | str | None = None,
+        scope: str | Iterable[str] = "openid profile email",
+        audience: str | Iterable[str] | None = None,
+        expires_in: int | None = None,
+        claims: Mapping[str, Any] | None = None,
+        refresh_token: bool = True,
+    ) -> TokenSet:
+        """Mint tokens without a flow, as if ``user`` had logged in to ``client`` just now.
+
+        ``user`` is a known username, a ``User``, or claims for a new user; ``claims`` are added to
+        both tokens. ``audience`` sets the access token's ``aud``.
+        """
+        scopes = tuple(scope.split()) if isinstance(scope, str) else tuple(scope)
+        reserved = sorted(set(claims or {}) & PROTECTED_CLAIMS)
+        if reserved:
+            raise ValueError(f"claims may not set {', '.join(reserved)}: mockidp sets them itself")
+        if expires_in is not None and (isinstance(expires_in, bool) or not isinstance(expires_in, int)):
+            raise TypeError(f"expires_in must be a whole number of seconds, got {expires_in!r}")
+        grant = Grant(
+            client=self._client_arg(client),
+            user=self._user_arg(user),
+            scopes=scopes,
+            auth_time=int(self.now()),
+            audience=(audience,) if isinstance(audience, str) else tuple(audience or ()),
+            extra_claims=dict(claims or {}),
+        )
+        return self.minter.issue(grant, id_token="openid" in scopes, refresh_token=refresh_token, expires_in=expires_in)
+
+    def rotate_keys(self, algorithm: str | None = None) -> str:
+        """Sign with a new key (optionally of another algorithm) from now on; returns its ``kid``.
+
+        The old public keys stay in the JWKS, so tokens signed before still verify, until retired.
+        """
+        return self.keys.rotate(algorithm)
+
+    def retire_keys(self, kid: str | None = None) -> list[str]:
+        """Stop publishing an old key (or all but the current one); tokens it signed stop verifying."""
+        return self.keys.retire(kid)
+
+    def jwks(self) -> dict[str, Any]:
+        """The public JWK Set, as served at ``jwks_uri``."""
+        return self.keys.jwks()
+
+    # -- faults ---------------------------------------------------------------------------------
+
+    def fail(
+        self,
+        endpoint: str,
+        *,
+        error: ErrorCode = "server_error",
+        status: int | None = None,
+        description: str | None = None,
+        times: int = 1,
+    ) -> Fault:
+        """Make the next ``times`` calls of ``endpoint`` answer with ``error`` (and ``status``)."""
+        return self.faults.add(endpoint, error=error, status=status, description=description, times=times)
+
+    def slow(self, endpoint: str, seconds: float, *, times: int = 1) -> Fault:
+        """Make the next ``times`` calls of ``endpoint`` wait ``seconds`` (real time) before answering."""
+        return self.faults.add(endpoint, error=None, delay=seconds, times=times)
+
+    # -- serving --------------------------------------------------------------------------------
+
+    @property
+    def app(self) -> Starlette:
+        """The provider as an ASGI app."""
+        if self._app is None:
+            self._app = create_app(self)
+        return self._app
+
+    def transport(self, package: ModuleType | str | None = None) -> Any:
+        """A sync transport of ``package`` (``httpx2``, ``httpx``, default: the installed one) into this provider."""
+        return self._transport(package, asynchronous=False)
+
+    def async_transport(self, package: ModuleType | str | None = None) -> Any:
+        """An async transport of ``package`` into this provider."""
+        return self._transport(package, asynchronous=True)
+
+    def _transport(self, package: ModuleType | str | None, *, asynchronous: bool) -> Any:
+        module = resolve(package)
+        key = (module.__name__, asynchronous)
+        found = self._transports.get(key)
+        if found is None:
+            found = (async_transport if asynchronous else sync_transport)(self.app, module)
+            self._transports[key] = found
+        return found
+
+    def intercept(self, *packages: ModuleType | str) -> Any:
+        """Route every httpx/httpx2 request to this issuer into the provider while the block runs.
+
+        Requests to other hosts go where they would have gone. Providers may be nested or active
+        side by side (other hosts, or other issuer paths on one host).
+        """
+        return intercept(self, list(packages) if packages else None)
+
+    @contextmanager
+    def serve(self, host: str = "127.0.0.1", port: int = 0, *, keep_issuer: bool = False) -> Iterator[str]:
+        """Serve the provider on a real socket in a background thread; yields the issuer URL.
+
+        While it runs, the issuer becomes the loopback URL (plus the configured issuer's path)
+        unless ``keep_issuer`` is set, e.g. when a proxy in front serves the configured issuer.
+        """
+        path = urlsplit(self.config.issuer).path.rstrip("/")
+        with serve_in_thread(self.app, host, port) as base:
+            previous = self._issuer
+            if not keep_issuer:
+                self._issuer = base + path
+            try:
+                yield self._issuer
+            finally:
+                self._issuer = previous

@@ -1,0 +1,209 @@
+"""Minting tokens: ID tokens (OIDC Core §2, §3.1.3.6 ``at_hash``), JWT access tokens (RFC 9068),
+opaque rotating refresh tokens (RFC 6749 §6), and claims released by scope (OIDC Core §5.4).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc.errors import JoseError
+
+from mockidp._clock import Clock
+from mockidp._config import ProviderConfig, User
+from mockidp._errors import invalid_token
+from mockidp._keys import KeyRing
+from mockidp._state import AccessToken, Grant, ProviderState, RefreshToken, new_id
+
+#: OIDC Core §5.4: the standard claims each scope releases.
+SCOPE_CLAIMS: Mapping[str, frozenset[str]] = {
+    "profile": frozenset(
+        {
+            "name",
+            "family_name",
+            "given_name",
+            "middle_name",
+            "nickname",
+            "preferred_username",
+            "profile",
+            "picture",
+            "website",
+            "gender",
+            "birthdate",
+            "zoneinfo",
+            "locale",
+            "updated_at",
+        }
+    ),
+    "email": frozenset({"email", "email_verified"}),
+    "address": frozenset({"address"}),
+    "phone": frozenset({"phone_number", "phone_number_verified"}),
+}
+STANDARD_CLAIMS = frozenset().union(*SCOPE_CLAIMS.values())
+SUPPORTED_SCOPES = ("openid", *SCOPE_CLAIMS, "offline_access")
+
+#: Claims the provider sets itself; a user's or a caller's extra claims never replace them.
+PROTECTED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "typ"})
+
+
+def claims_for_scopes(user: User, scopes: Iterable[str]) -> dict[str, Any]:
+    """The user's claims that ``scopes`` allow: standard ones by scope, non-standard ones always."""
+    allowed = set().union(*(SCOPE_CLAIMS.get(s, frozenset()) for s in scopes))
+    return {k: v for k, v in user.claims.items() if k in allowed or k not in STANDARD_CLAIMS}
+
+
+def half_hash(value: str, alg: str) -> str:
+    """``at_hash``: the left half of the token's hash, with the hash of the signing algorithm (Core §3.1.3.6)."""
+    digest = hashlib.sha512 if alg in ("EdDSA", "Ed25519") else hashlib.sha256
+    raw = digest(value.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(raw[: len(raw) // 2]).rstrip(b"=").decode("ascii")
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """What the token endpoint returns (RFC 6749 §5.1), also handed out by ``MockIdP.issue_tokens``."""
+
+    access_token: str
+    expires_in: int
+    scope: str
+    id_token: str | None = None
+    refresh_token: str | None = None
+    token_type: str = "Bearer"
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "access_token": self.access_token,
+            "token_type": self.token_type,
+            "expires_in": self.expires_in,
+            "scope": self.scope,
+        }
+        if self.id_token is not None:
+            body["id_token"] = self.id_token
+        if self.refresh_token is not None:
+            body["refresh_token"] = self.refresh_token
+        return body
+
+
+class TokenMinter:
+    """Signs tokens for one provider and records them in its state."""
+
+    def __init__(self, config: ProviderConfig, keys: KeyRing, state: ProviderState, clock: Clock) -> None:
+        self.config = config
+        self.keys = keys
+        self.state = state
+        self.clock = clock
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    def issue(
+        self,
+        grant: Grant,
+        *,
+        id_token: bool,
+        refresh_token: bool,
+        expires_in: int | None = None,
+    ) -> TokenSet:
+        now = self.now()
+        lifetime = expires_in if expires_in is not None else self.config.access_token_ttl
+        access = self._access_token(grant, now, lifetime)
+        refresh = None
+        if refresh_token:
+            refresh = new_id(32)
+            with self.state.lock:
+                self.state.refresh_tokens[refresh] = RefreshToken(
+                    value=refresh, grant=grant, expires_at=now + self.config.refresh_token_ttl
+                )
+                grant.refresh_tokens.append(refresh)
+        return TokenSet(
+            access_token=access,
+            expires_in=lifetime,
+            scope=" ".join(grant.scopes),
+            id_token=self.id_token(grant, now, access_token=access) if id_token else None,
+            refresh_token=refresh,
+        )
+
+    def _access_token(self, grant: Grant, now: int, lifetime: int) -> str:
+        """RFC 9068 §2.2: ``iss``, ``exp``, ``aud``, ``sub``, ``client_id``, ``iat``, ``jti``, ``scope``."""
+        jti = new_id(16)
+        audience = list(grant.audience) or [self.config.access_token_audience or grant.client.client_id]
+        claims: dict[str, Any] = {}
+        if grant.user is not None:
+            claims.update(claims_for_scopes(grant.user, grant.scopes))
+        claims.update(grant.extra_claims)
+        claims.update(
+            {
+                "iss": self.config.issuer,
+                "sub": grant.user.sub if grant.user is not None else grant.client.client_id,
+                "aud": audience[0] if len(audience) == 1 else audience,
+                "exp": now + lifetime,
+                "iat": now,
+                "nbf": now,
+                "jti": jti,
+                "client_id": grant.client.client_id,
+                "scope": " ".join(grant.scopes),
+            }
+        )
+        if grant.auth_time is not None:
+            claims["auth_time"] = grant.auth_time
+        if grant.session_id is not None:
+            claims["sid"] = grant.session_id
+        with self.state.lock:
+            self.state.access_tokens[jti] = AccessToken(jti=jti, grant=grant, expires_at=now + lifetime)
+            grant.access_jtis.append(jti)
+        return self.keys.sign(claims, typ="at+jwt")
+
+    def id_token(self, grant: Grant, now: int, *, access_token: str | None = None) -> str:
+        """OIDC Core §2: the ID token, with the user's claims that the granted scopes allow."""
+        if grant.user is None:
+            raise ValueError("an ID token needs a user; this grant has none")
+        claims: dict[str, Any] = claims_for_scopes(grant.user, grant.scopes)
+        claims.update(grant.extra_claims)
+        claims.update(
+            {
+                "iss": self.config.issuer,
+                "sub": grant.user.sub,
+                "aud": grant.client.client_id,
+                "azp": grant.client.client_id,
+                "exp": now + self.config.id_token_ttl,
+                "iat": now,
+            }
+        )
+        if grant.auth_time is not None:
+            claims["auth_time"] = grant.auth_time
+        if grant.nonce is not None:
+            claims["nonce"] = grant.nonce
+        if grant.session_id is not None:
+            claims["sid"] = grant.session_id
+        if access_token is not None:
+            claims["at_hash"] = half_hash(access_token, self.keys.alg)
+        return self.keys.sign(claims)
+
+    def check_access_token(self, token: str) -> tuple[AccessToken, dict[str, Any]]:
+        """The record and claims of a live access token this provider issued, or ``invalid_token``."""
+        try:
+            header, claims = self.keys.verify(token)
+        except (JoseError, ValueError, TypeError) as exc:
+            raise invalid_token(f"the token is not a JWT signed by this provider ({exc})") from None
+        if header.get("typ") != "at+jwt":
+            raise invalid_token("the token is not an access token (typ is not at+jwt, RFC 9068 §2.1)")
+        with self.state.lock:
+            record = self.state.access_tokens.get(str(claims.get("jti")))
+        if record is None:
+            raise invalid_token("the access token was not issued by this provider instance")
+        if record.revoked:
+            raise invalid_token("the access token was revoked")
+        if self.now() >= record.expires_at:
+            raise invalid_token("the access token expired")
+        return record, claims
+
+    def check_refresh_token(self, value: str) -> RefreshToken | None:
+        """A live refresh token, or ``None``."""
+        with self.state.lock:
+            record = self.state.refresh_tokens.get(value)
+        if record is None or record.revoked or self.now() >= record.expires_at:
+            return None
+        return record

@@ -1,0 +1,1 @@
+"""mockidp pytest plugin."""
