@@ -46,7 +46,7 @@ class Browser:
         return self.client.get(self.idp.endpoint("authorization_endpoint"), params=request.params)
 
 
-def auth_request(idp: MockIdP, *, pkce: bool = True, **overrides: str | None) -> AuthRequest:
+def auth_request(idp: MockIdP, pkce: bool = True, /, **overrides: str | None) -> AuthRequest:
     verifier = secrets.token_urlsafe(48) if pkce else None
     params: dict[str, str | None] = {
         "response_type": "code",
@@ -71,7 +71,9 @@ def callback_params(response: httpx2.Response) -> dict[str, str]:
 
 def token_request(idp: MockIdP, data: dict[str, str], *, auth: tuple[str, str] | None = None) -> httpx2.Response:
     with httpx2.Client(transport=idp.transport(httpx2)) as client:
-        return client.post(idp.endpoint("token_endpoint"), data=data, auth=auth)
+        return client.post(
+            idp.endpoint("token_endpoint"), data=data, auth=auth if auth is not None else httpx2.USE_CLIENT_DEFAULT
+        )
 
 
 def client_auth(idp: MockIdP) -> tuple[str, str]:
@@ -80,7 +82,7 @@ def client_auth(idp: MockIdP) -> tuple[str, str]:
 
 def login(idp: MockIdP, **overrides: str | None) -> dict[str, Any]:
     """A whole code flow with the default client; returns the token response."""
-    request = auth_request(idp, **overrides)
+    request = auth_request(idp, True, **overrides)
     response = Browser(idp).authorize(request)
     code = callback_params(response)["code"]
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}
