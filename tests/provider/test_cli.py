@@ -1,0 +1,198 @@
+"""``mockidp serve``: flags built from ProviderConfig, config files, and the real server process."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from mockidp import Client, ProviderConfig, User
+from mockidp._cli import FIELD_HELP, build_parser, config_values, main
+
+
+def values(*argv: str) -> dict[str, object]:
+    return config_values(build_parser().parse_args(["serve", *argv]))
+
+
+def test_every_provider_option_has_a_documented_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    assert set(FIELD_HELP) == {f.name for f in dataclasses.fields(ProviderConfig)}
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--help"])
+    help_text = capsys.readouterr().out
+    for flag in ("--issuer", "--user", "--client", "--algorithm", "--code-ttl", "--strict", "--cors-origin"):
+        assert flag in help_text
+
+
+def test_no_options_gives_the_defaults_with_the_login_form_on() -> None:
+    config = ProviderConfig.from_dict(values())
+    assert config == ProviderConfig(interactive=True)
+
+
+def test_flags_map_onto_provider_config() -> None:
+    config = ProviderConfig.from_dict(
+        values(
+            "--algorithm", "ES256",
+            "--code-ttl", "5",
+            "--strict",
+            "--no-interactive",
+            "--cors-origin", "https://a.example",
+            "--cors-origin", "https://b.example",
+            "--user", "bob,email=bob@corp.example,email_verified=false",
+            "--client", "spa",
+            "--client", "api:s3cret",
+            "--access-token-audience", "https://api.example",
+        )
+    )  # fmt: skip
+    assert config.algorithm == "ES256"
+    assert config.code_ttl == 5
+    assert config.strict is True
+    assert config.interactive is False
+    assert config.cors_origins == ("https://a.example", "https://b.example")
+    assert config.access_token_audience == "https://api.example"
+    (bob,) = config.users
+    assert bob.sub == "bob"
+    assert bob.claims["email"] == "bob@corp.example"
+    assert bob.claims["email_verified"] is False
+    assert [(c.client_id, c.client_secret, c.is_public) for c in config.clients] == [
+        ("spa", None, True),
+        ("api", "s3cret", False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--user", ",email=x@example.com"], "a user needs a username first, got ',email=x@example.com'"),
+        (["--user", "bob,email"], "expected claim=value after the username, got 'email'"),
+        (["--client", ":secret"], "Client.client_id must be a non-empty string, got ''"),
+        (["--algorithm", "HS256"], "invalid choice: 'HS256'"),
+    ],
+)
+def test_bad_flags_say_what_is_wrong(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["serve", *argv])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_toml_file_gives_users_and_clients_and_flags_override_it(tmp_path: Path) -> None:
+    path = tmp_path / "idp.toml"
+    path.write_text(
+        'algorithm = "PS256"\ncode_ttl = 30\n'
+        '[[users]]\nsub = "u-1"\npreferred_username = "carol"\nemail = "carol@example.com"\n'
+        '[[clients]]\nclient_id = "web"\nclient_secret = "pw"\nredirect_uris = ["https://app.example/cb"]\n'
+    )
+    config = ProviderConfig.from_dict(values("--config", str(path), "--code-ttl", "10"))
+    assert config.algorithm == "PS256"
+    assert config.code_ttl == 10
+    assert config.users == (User(sub="u-1", claims={"preferred_username": "carol", "email": "carol@example.com"}),)
+    assert config.clients == (Client(client_id="web", client_secret="pw", redirect_uris=("https://app.example/cb",)),)
+
+
+def test_a_json_file_works_too(tmp_path: Path) -> None:
+    path = tmp_path / "idp.json"
+    path.write_text(json.dumps({"strict": True, "users": [{"sub": "dave"}]}))
+    config = ProviderConfig.from_dict(values("--config", str(path)))
+    assert config.strict is True
+    assert [u.sub for u in config.users] == ["dave"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.toml", None, "mockidp: error: cannot read the config file '{path}': No such file or directory"),
+        ("bad.toml", "issuer = ", "mockidp: error: '{path}' is not valid TOML: "),
+        ("bad.json", "{", "mockidp: error: '{path}' is not valid JSON: "),
+        ("list.json", "[]", "mockidp: error: '{path}' must hold a table of provider options"),
+        ("typo.toml", "isuer = 'x'", "mockidp: error: unknown ProviderConfig option(s) isuer; known: "),
+        ("nosub.toml", "[[users]]\nemail = 'x@example.com'", "mockidp: error: a user needs a 'sub' claim"),
+    ],
+)
+def test_a_bad_config_file_exits_2_with_a_clear_message(
+    tmp_path: Path, name: str, content: str | None, message: str
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    err = io.StringIO()
+    assert main(["serve", "--config", str(path), "--port", "0"], out=io.StringIO(), err=err) == 2
+    assert err.getvalue().startswith(message.format(path=path))
+
+
+def test_a_busy_port_exits_2_before_printing_anything() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["serve", "--port", str(port)], out=out, err=err) == 2
+    assert out.getvalue() == ""
+    assert err.getvalue().startswith("mockidp: error: [Errno 98]")
+
+
+@pytest.fixture
+def server() -> Iterator[subprocess.Popen[str]]:
+    """``python -m mockidp serve`` on a free port, stopped (SIGTERM) at the end."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockidp", "serve", "--port", "0", "--no-interactive"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    yield process
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()
+    process.stderr.close()
+
+
+def test_the_server_prints_where_it_is_and_serves_until_terminated(server: subprocess.Popen[str]) -> None:
+    assert server.stdout is not None
+    first = server.stdout.readline()
+    assert first.startswith("mockidp serving http://127.0.0.1:")
+    issuer = first.split()[-1]
+    banner = [server.stdout.readline().rstrip() for _ in range(5)]
+    assert banner == [
+        f"  metadata:  {issuer}/.well-known/openid-configuration",
+        f"  jwks:      {issuer}/jwks",
+        "  client:    mockidp-client  secret: mockidp-secret",
+        "  user:      alice  (alice@example.com)",
+        "Press Ctrl+C to stop.",
+    ]
+    metadata = httpx2.get(f"{issuer}/.well-known/openid-configuration").json()
+    assert metadata["issuer"] == issuer
+    assert metadata["token_endpoint"] == f"{issuer}/token"
+
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=30) == 0
+    assert server.stdout.read() == "mockidp stopped.\n"
+
+
+def test_binding_beyond_loopback_warns() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockidp", "serve", "--host", "0.0.0.0", "--port", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        warning = process.stderr.readline()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+        assert process.stderr is not None
+        process.stderr.close()
+    assert warning.startswith("mockidp: WARNING: listening on 0.0.0.0, not loopback. mockidp is a test tool")
