@@ -11,7 +11,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import uvicorn
 from starlette.types import ASGIApp
 
 from mockidp._clock import RealTimeEventLoop
@@ -39,6 +38,8 @@ def base_url(sock: socket.socket) -> str:
 @contextmanager
 def serve_in_thread(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve ``app`` on ``host`` and ``port`` (0: a free one) until the block ends; yields the base URL."""
+    import uvicorn  # only a served provider pays for importing the server
+
     sock = bind(host, port)
     config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
     server = uvicorn.Server(config)
