@@ -1,113 +1,63 @@
 """``mockidp serve``: the provider as a standalone server on a real socket.
 
-The flags are generated from ``ProviderConfig``'s fields, so the CLI, the library and the pytest
-marker accept the same options under the same names. A TOML or JSON file (``--config``) gives the
+The flags are generated from ``ProviderConfig``'s fields (``mockidp._options``), so the CLI, the
+library and the pytest plugin accept the same options under the same names. A TOML or JSON file (``--config``) gives the
 same options, with ``[[users]]`` and ``[[clients]]`` tables; flags override the file.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import signal
 import sys
 import threading
 import tomllib
-import types
-import typing
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO, get_args, get_origin
+from typing import Any, TextIO
 
-from mockidp._config import Client, ProviderConfig, User
+from mockidp._config import ProviderConfig
 from mockidp._errors import ConfigError
+from mockidp._options import OptionError, given, options
 from mockidp._provider import MockIdP
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
-#: Help for each ProviderConfig field; a field without an entry here fails the CLI's own test.
-FIELD_HELP = {
-    "issuer": "issuer URL to announce (default: the server's own loopback URL)",
-    "users": "a user to log in: USERNAME or USERNAME,claim=value,... (repeatable; replaces the default user)",
-    "clients": "a client: ID:SECRET for a confidential client, or ID for a public one (repeatable)",
-    "algorithm": "signing algorithm of ID and access tokens",
-    "access_token_ttl": "access token lifetime, seconds",
-    "id_token_ttl": "ID token lifetime, seconds",
-    "refresh_token_ttl": "refresh token lifetime, seconds",
-    "code_ttl": "authorization code lifetime, seconds",
-    "session_ttl": "IdP login session lifetime, seconds",
-    "access_token_audience": "the aud of access tokens (default: the client id)",
-    "interactive": "show a login form instead of logging the first user in at once (default: on)",
-    "strict": "also reject what RFC 9700 says clients should not do (no PKCE, plain PKCE, no state, no nonce)",
-    "password_grant": "enable the resource owner password grant",
-    "cors_origins": "an origin browsers may call the token, userinfo, JWKS and discovery endpoints from (repeatable)",
-}
-
 #: The standalone server shows its login form unless told not to; the library logs in at once.
 CLI_DEFAULTS: dict[str, Any] = {"interactive": True}
+CLI_HELP = {
+    "issuer": "issuer URL to announce (default: the server's own loopback URL)",
+    "interactive": "show a login form instead of logging the first user in at once (default: on)",
+}
 
 
-def parse_user(text: str) -> User:
-    """``alice`` or ``alice,email=a@corp.example,name=Alice A`` (claims after the username)."""
-    username, *pairs = text.split(",")
-    claims: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise argparse.ArgumentTypeError(f"expected claim=value after the username, got {pair!r}")
-        claims[name.strip()] = _scalar(value.strip())
-    if not username.strip():
-        raise argparse.ArgumentTypeError(f"a user needs a username first, got {text!r}")
-    return User.named(username.strip(), **claims)
+def _typed(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """argparse reports ArgumentTypeError messages as they are; OptionError becomes one."""
+    convert = kwargs.get("type")
+    if convert is None or convert is int:
+        return kwargs
 
+    def checked(text: str) -> Any:
+        try:
+            return convert(text)
+        except OptionError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
-def _scalar(value: str) -> Any:
-    lowered = value.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    return value
-
-
-def parse_client(text: str) -> Client:
-    """``ID:SECRET`` (confidential) or ``ID`` (public)."""
-    client_id, sep, secret = text.partition(":")
-    try:
-        return Client(client_id=client_id, client_secret=secret if sep else None)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _flag(name: str) -> str:
-    return "--" + {"users": "user", "clients": "client", "cors_origins": "cors-origin"}.get(name, name).replace(
-        "_", "-"
-    )
+    checked.__name__ = convert.__name__
+    return {**kwargs, "type": checked}
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per ProviderConfig field, typed from the field's annotation."""
-    hints = typing.get_type_hints(ProviderConfig)
     group = parser.add_argument_group("provider options (ProviderConfig fields)")
-    for field in dataclasses.fields(ProviderConfig):
-        kind = hints[field.name]
-        help_text = FIELD_HELP[field.name]
-        common: dict[str, Any] = {"dest": field.name, "default": None, "help": help_text}
-        if field.name == "users":
-            group.add_argument(_flag(field.name), action="append", type=parse_user, metavar="USER", **common)
-        elif field.name == "clients":
-            group.add_argument(_flag(field.name), action="append", type=parse_client, metavar="CLIENT", **common)
-        elif kind is bool:
-            group.add_argument(_flag(field.name), action=argparse.BooleanOptionalAction, **common)
-        elif kind is int:
-            group.add_argument(_flag(field.name), type=int, metavar="SECONDS", **common)
-        elif get_origin(kind) is typing.Literal:
-            group.add_argument(_flag(field.name), choices=get_args(kind), **common)
-        elif get_origin(kind) is tuple:
-            group.add_argument(_flag(field.name), action="append", metavar="VALUE", **common)
-        elif kind is str or (get_origin(kind) is types.UnionType and str in get_args(kind)):
-            group.add_argument(_flag(field.name), metavar="VALUE", **common)
-        else:  # a new field type must be taught to the CLI
-            raise TypeError(f"no CLI flag for ProviderConfig.{field.name} of type {kind!r}")
+    for option in options():
+        kwargs = _typed({**option.kwargs, "help": CLI_HELP.get(option.field, option.kwargs["help"])})
+        if option.kind == "bool":
+            group.add_argument(f"--{option.flag}", action=argparse.BooleanOptionalAction, **kwargs)
+        elif option.kind == "list":
+            group.add_argument(f"--{option.flag}", action="append", **kwargs)
+        else:
+            group.add_argument(f"--{option.flag}", **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,10 +95,7 @@ def config_values(args: argparse.Namespace) -> dict[str, Any]:
     values: dict[str, Any] = dict(CLI_DEFAULTS)
     if args.config is not None:
         values.update(load_file(args.config))
-    for field in dataclasses.fields(ProviderConfig):
-        given = getattr(args, field.name)
-        if given is not None:
-            values[field.name] = tuple(given) if isinstance(given, list) else given
+    values.update(given(args))
     return values
 
 

@@ -16,7 +16,8 @@ import httpx2
 import pytest
 
 from mockidp import Client, ProviderConfig, User
-from mockidp._cli import FIELD_HELP, build_parser, config_values, main
+from mockidp._cli import build_parser, config_values, main
+from mockidp._options import FIELD_HELP
 
 
 def values(*argv: str) -> dict[str, object]:

@@ -1,0 +1,274 @@
+"""Simulated logins: drive an app's whole authorization code flow against the provider, as a browser would.
+
+The flow is written once, as a generator that yields the next request (to the app, or to the
+provider) and receives its response; ``drive`` and ``adrive`` pump it with a sync or an async
+client. App requests go through the caller's client (a Starlette ``TestClient``, an httpx client on
+an ``ASGITransport``, ...); provider requests go through the provider's in-process transport but
+share the client's cookie jar, so the client is one browser across both.
+"""
+
+from __future__ import annotations
+
+import html
+import html.parser
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+from mockidp._authorize import ACTION_FIELD, USERNAME_FIELD
+from mockidp._config import User
+from mockidp._transports import installed_packages
+
+if TYPE_CHECKING:
+    from mockidp._provider import MockIdP
+
+MAX_HOPS = 20
+REDIRECTS = (301, 302, 303, 307, 308)
+Target = Literal["app", "idp"]
+
+
+@dataclass(frozen=True)
+class Step:
+    target: Target
+    method: str
+    url: str
+    form: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One request of a simulated login and what came back."""
+
+    target: Target
+    method: str
+    url: str
+    status: int
+    location: str | None
+
+    def __str__(self) -> str:
+        arrow = f" -> {self.location}" if self.location else ""
+        return f"{self.target:>3}  {self.method} {self.url}  {self.status}{arrow}"
+
+
+@dataclass
+class LoginResult:
+    """The app's final response, and every hop on the way (``trail``)."""
+
+    response: Any
+    trail: list[Hop] = field(default_factory=list)
+    user: User | None = None
+
+    @property
+    def status_code(self) -> int:
+        return int(self.response.status_code)
+
+    def __str__(self) -> str:
+        return "\n".join(str(hop) for hop in self.trail)
+
+
+class LoginError(AssertionError):
+    """A simulated login broke; the message says where and why, then lists the hops."""
+
+    def __init__(self, message: str, trail: list[Hop]) -> None:
+        lines = [f"mockidp: {message}"]
+        if trail:
+            lines.append("The hops so far:")
+            lines.extend(f"  {hop}" for hop in trail)
+        super().__init__("\n".join(lines))
+        self.trail = trail
+
+
+class _FormParser(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "form" and self.action is None:
+            self.action = values.get("action", "")
+        elif tag == "input" and values.get("type") == "hidden" and "name" in values:
+            self.fields[values["name"]] = values.get("value", "")
+
+
+def parse_form(text: str) -> tuple[str | None, dict[str, str]]:
+    """The action and hidden fields of the first form in a page the provider served."""
+    parser = _FormParser()
+    parser.feed(text)
+    return parser.action, parser.fields
+
+
+def _location(step: Step, response: Any) -> str | None:
+    if response.status_code not in REDIRECTS or "location" not in response.headers:
+        return None
+    return urljoin(step.url, str(response.headers["location"]))
+
+
+class Flow:
+    """The login as a sequence of steps; ``run`` is the generator the drivers pump."""
+
+    def __init__(self, idp: MockIdP, path: str, *, deny: bool, expect_failure: bool) -> None:
+        self.idp = idp
+        self.path = path
+        self.deny = deny
+        self.expect_failure = expect_failure
+        self.trail: list[Hop] = []
+        self.first_record = len(idp.requests)
+
+    def fail(self, message: str) -> LoginError:
+        return LoginError(message, self.trail)
+
+    def _is_authorize(self, url: str | None) -> bool:
+        return url is not None and url.split("?")[0] == self.idp.endpoint("authorization_endpoint")
+
+    def _send(self, step: Step) -> Generator[Step, Any, Any]:
+        response = yield step
+        self.trail.append(Hop(step.target, step.method, step.url, response.status_code, _location(step, response)))
+        return response
+
+    def _within_app(self, step: Step) -> Generator[Step, Any, tuple[Step, Any]]:
+        """Send ``step`` to the app and follow the app's own redirects; stop at one to the provider."""
+        response = yield from self._send(step)
+        for _ in range(MAX_HOPS):
+            location = _location(step, response)
+            if location is None or location.startswith(self.idp.issuer):
+                return step, response
+            step = Step("app", "GET", location)
+            response = yield from self._send(step)
+        raise self.fail(f"the app redirected more than {MAX_HOPS} times without settling")
+
+    def run(self) -> Generator[Step, Any, Any]:
+        step, response = yield from self._within_app(Step("app", "GET", self.path))
+        authorize_url = _location(step, response)
+        if not self._is_authorize(authorize_url):
+            got = f"a redirect to {authorize_url}" if authorize_url else f"{response.status_code} (not a redirect)"
+            raise self.fail(
+                f"the app did not redirect to the provider: GET {step.url} answered {got}; expected a redirect"
+                f" to {self.idp.endpoint('authorization_endpoint')}"
+            )
+        if authorize_url is None:  # pragma: no cover - _is_authorize already refused None
+            raise self.fail("no authorization URL")
+        params = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
+        if self.deny:
+            form = {**params, ACTION_FIELD: "deny"}
+            idp_step = Step("idp", "POST", self.idp.endpoint("authorization_endpoint"), form)
+        else:
+            idp_step = Step("idp", "GET", authorize_url)
+        answer = yield from self._send(idp_step)
+        if answer.status_code == 200 and ACTION_FIELD in answer.text:
+            # The interactive login form: log in the provider's default user, as a person would.
+            _, fields = parse_form(answer.text)
+            form = {**fields, USERNAME_FIELD: self.idp.user.username, ACTION_FIELD: "login"}
+            answer = yield from self._send(Step("idp", "POST", self.idp.endpoint("authorization_endpoint"), form))
+        back = _location(idp_step, answer)
+        if back is not None:
+            callback = Step("app", "GET", back)
+        elif answer.status_code == 200 and "<form" in answer.text:
+            action, fields = parse_form(answer.text)  # response_mode=form_post
+            callback = Step("app", "POST", action or "", fields)
+        else:
+            raise self.fail(f"the provider refused the authorization request: {_page_error(answer.text)}")
+        step, response = yield from self._within_app(callback)
+        if self._is_authorize(_location(step, response)):
+            raise self.fail(
+                "the app sent the browser back to the provider after the callback (a login loop); "
+                + self._token_diagnosis()
+            )
+        if response.status_code >= 400 and not self.expect_failure:
+            raise self.fail(
+                f"the app answered {response.status_code} after the login ({step.method} {step.url}); "
+                + self._token_diagnosis()
+            )
+        return response
+
+    def run_logout(self) -> Generator[Step, Any, Any]:
+        """GET the app's logout path, through the provider's end-session endpoint, and back to the app."""
+        end_session = self.idp.endpoint("end_session_endpoint")
+        step, response = yield from self._within_app(Step("app", "GET", self.path))
+        location = _location(step, response)
+        if location is None or location.split("?")[0] != end_session:
+            got = f"a redirect to {location}" if location else f"{response.status_code} (not a redirect)"
+            raise self.fail(
+                f"the app did not send the browser to the provider's end-session endpoint: GET {step.url} answered"
+                f" {got}; expected a redirect to {end_session}"
+            )
+        idp_step = Step("idp", "GET", location)
+        answer = yield from self._send(idp_step)
+        back = _location(idp_step, answer)
+        if back is None:
+            if answer.status_code >= 400:
+                raise self.fail(f"the provider refused the logout request: {_page_error(answer.text)}")
+            return answer  # no post_logout_redirect_uri: the provider's own "logged out" page
+        _, response = yield from self._within_app(Step("app", "GET", back))
+        return response
+
+    def _token_diagnosis(self) -> str:
+        records = self.idp.requests[self.first_record :]
+        token_requests = [r for r in records if r.endpoint == "token"]
+        if not token_requests:
+            return (
+                "the app never redeemed the code at the token endpoint: did the state round-trip"
+                " (is the app's session cookie kept between requests)?"
+            )
+        last = token_requests[-1]
+        if last.error:
+            return f"the app's token request was rejected by the provider: {last.error}: {last.error_description}"
+        return "the provider issued tokens, so the app refused them or failed after redeeming the code"
+
+
+def _page_error(text: str) -> str:
+    start = text.find("<code>")
+    end = text.find("</p>", start)
+    if start == -1 or end == -1:
+        return text[:200]
+    return html.unescape(text[start:end].replace("<code>", "").replace("</code>", ""))
+
+
+def package_of(client: Any) -> Any:
+    for package in installed_packages():
+        if isinstance(client, package.Client | package.AsyncClient):
+            return package
+    raise TypeError(f"expected an httpx or httpx2 client (a Starlette TestClient is one), got {type(client).__name__}")
+
+
+Steps = Generator[Step, Any, Any]
+
+
+def drive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginResult:
+    """Pump ``steps`` (of ``flow``) with a sync client."""
+    transport = idp.transport(package_of(client))
+    try:
+        step = next(steps)
+        while True:
+            if step.target == "app":
+                response = client.request(step.method, step.url, data=step.form, follow_redirects=False)
+            else:
+                request = client.build_request(step.method, step.url, data=step.form)
+                response = transport.handle_request(request)
+                response.read()
+                response.request = request
+                client.cookies.extract_cookies(response)
+            step = steps.send(response)
+    except StopIteration as done:
+        return LoginResult(done.value, flow.trail)
+
+
+async def adrive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginResult:
+    """Pump ``steps`` (of ``flow``) with an async client."""
+    transport = idp.async_transport(package_of(client))
+    try:
+        step = next(steps)
+        while True:
+            if step.target == "app":
+                response = await client.request(step.method, step.url, data=step.form, follow_redirects=False)
+            else:
+                request = client.build_request(step.method, step.url, data=step.form)
+                response = await transport.handle_async_request(request)
+                await response.aread()
+                response.request = request
+                client.cookies.extract_cookies(response)
+            step = steps.send(response)
+    except StopIteration as done:
+        return LoginResult(done.value, flow.trail)

@@ -1,0 +1,112 @@
+"""Command-line options derived from ``ProviderConfig``'s fields, shared by ``mockidp serve`` and pytest.
+
+One table of help texts, one function that turns each field's type into argparse keywords: a new
+field becomes a ``mockidp serve --flag`` and a ``pytest --mockidp-flag`` at once (and fails loudly
+until it has a help text). Only the standard library and ``mockidp._config`` are imported here, so
+the pytest plugin can register its options without loading the provider.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, get_args, get_origin
+
+from mockidp._config import Client, ProviderConfig, User
+from mockidp._errors import ConfigError
+
+#: Help for each ProviderConfig field; a field without an entry here fails the options' own test.
+FIELD_HELP = {
+    "issuer": "issuer URL to announce",
+    "users": "a user to log in: USERNAME or USERNAME,claim=value,... (repeatable; replaces the default user)",
+    "clients": "a client: ID:SECRET for a confidential client, or ID for a public one (repeatable)",
+    "algorithm": "signing algorithm of ID and access tokens",
+    "access_token_ttl": "access token lifetime, seconds",
+    "id_token_ttl": "ID token lifetime, seconds",
+    "refresh_token_ttl": "refresh token lifetime, seconds",
+    "code_ttl": "authorization code lifetime, seconds",
+    "session_ttl": "IdP login session lifetime, seconds",
+    "access_token_audience": "the aud of access tokens (default: the client id)",
+    "interactive": "show a login form instead of logging the first user in at once",
+    "strict": "also reject what RFC 9700 says clients should not do (no PKCE, plain PKCE, no state, no nonce)",
+    "password_grant": "enable the resource owner password grant",
+    "cors_origins": "an origin browsers may call the token, userinfo, JWKS and discovery endpoints from (repeatable)",
+}
+
+_FLAG_NAMES = {"users": "user", "clients": "client", "cors_origins": "cors-origin"}
+
+
+class OptionError(ValueError):
+    """A command-line value that cannot become a provider option (argparse shows the message)."""
+
+
+def parse_user(text: str) -> User:
+    """``alice`` or ``alice,email=a@corp.example,name=Alice A`` (claims after the username)."""
+    username, *pairs = text.split(",")
+    claims: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise OptionError(f"expected claim=value after the username, got {pair!r}")
+        stripped = value.strip()
+        claims[name.strip()] = stripped.lower() == "true" if stripped.lower() in ("true", "false") else stripped
+    if not username.strip():
+        raise OptionError(f"a user needs a username first, got {text!r}")
+    return User.named(username.strip(), **claims)
+
+
+def parse_client(text: str) -> Client:
+    """``ID:SECRET`` (confidential) or ``ID`` (public)."""
+    client_id, sep, secret = text.partition(":")
+    try:
+        return Client(client_id=client_id, client_secret=secret if sep else None)
+    except ConfigError as exc:
+        raise OptionError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Option:
+    """One ProviderConfig field as a command-line option."""
+
+    field: str
+    flag: str
+    kind: str  # "bool", "list" or "value"
+    kwargs: dict[str, Any]
+
+
+def options() -> Iterator[Option]:
+    """One option per ProviderConfig field, typed from the field's annotation."""
+    hints = typing.get_type_hints(ProviderConfig)
+    for field in dataclasses.fields(ProviderConfig):
+        annotation = hints[field.name]
+        flag = _FLAG_NAMES.get(field.name, field.name).replace("_", "-")
+        common: dict[str, Any] = {"dest": field.name, "default": None, "help": FIELD_HELP[field.name]}
+        if field.name == "users":
+            yield Option(field.name, flag, "list", {**common, "type": parse_user, "metavar": "USER"})
+        elif field.name == "clients":
+            yield Option(field.name, flag, "list", {**common, "type": parse_client, "metavar": "CLIENT"})
+        elif annotation is bool:
+            yield Option(field.name, flag, "bool", common)
+        elif annotation is int:
+            yield Option(field.name, flag, "value", {**common, "type": int, "metavar": "SECONDS"})
+        elif get_origin(annotation) is typing.Literal:
+            yield Option(field.name, flag, "value", {**common, "choices": get_args(annotation)})
+        elif get_origin(annotation) is tuple:
+            yield Option(field.name, flag, "list", {**common, "metavar": "VALUE"})
+        elif annotation is str or (get_origin(annotation) is types.UnionType and str in get_args(annotation)):
+            yield Option(field.name, flag, "value", {**common, "metavar": "VALUE"})
+        else:  # a new field type must be taught here
+            raise TypeError(f"no command-line option for ProviderConfig.{field.name} of type {annotation!r}")
+
+
+def given(namespace: Any) -> dict[str, Any]:
+    """The provider options a parsed command line set (lists become tuples)."""
+    values: dict[str, Any] = {}
+    for option in options():
+        value = getattr(namespace, option.field, None)
+        if value is not None:
+            values[option.field] = tuple(value) if isinstance(value, list) else value
+    return values
