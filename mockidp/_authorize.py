@@ -13,69 +13,82 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from mockidp._config import Client, User
 from mockidp._errors import OAuthError
 from mockidp._http import NO_STORE, Exchange, error_page, page
-from mockidp._params import read_form, read_query, scopes_of
+from mockidp._params import FORM_TYPE, MAX_BODY_BYTES, MAX_FIELDS, MAX_VALUE_CHARS, parse_pairs, scopes_of
 from mockidp._state import AuthorizationCode, Grant, Session, new_id
 
 RESPONSE_MODES = ("query", "fragment", "form_post")
 PROMPTS = ("none", "login", "consent", "select_account")
 PKCE_METHODS = ("S256", "plain")
 _PKCE_VALUE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
-LOOPBACK_HOSTS = ("127.0.0.1", "[::1]", "localhost")
+_MAX_AGE = re.compile(r"[0-9]{1,12}")
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 #: Form fields the login page posts back; namespaced so they never clash with a client's parameters.
 USERNAME_FIELD = "mockidp_username"
 ACTION_FIELD = "mockidp_action"
 
 
 def redirect_uri_allowed(registered: tuple[str, ...], uri: str) -> bool:
-    """Exact match (RFC 6749 §3.1.2.3), an opted-in ``*`` prefix, or a loopback URI on any port (RFC 8252 §7.3)."""
-    parts = urlsplit(uri)
-    if not parts.scheme or not parts.netloc or parts.fragment:
+    """Exact match (RFC 6749 §3.1.2.3), an opted-in ``*`` prefix, or a loopback URI on any port (RFC 8252 §7.3).
+
+    An exact match may use any scheme, so a native app's private-use scheme (RFC 8252 §7.1) works.
+    The other two need an absolute URL with a host and no user info, and a prefix match refuses
+    dot segments, which would climb out of the registered path (RFC 9700 §4.1.3).
+    """
+    parts = _split(uri)
+    if parts is None:
+        return False
+    if any(entry == uri for entry in registered if not entry.endswith("*")):
+        return True
+    if not parts.hostname or parts.username is not None or parts.password is not None:
         return False
     for entry in registered:
         if entry.endswith("*"):
-            base = urlsplit(entry[:-1])
-            if _same_origin(base.scheme, base.netloc, parts.scheme, parts.netloc) and parts.path.startswith(
-                base.path or "/"
-            ):
+            base = _split(entry[:-1])
+            if base is not None and _same_origin(base, parts) and _path_under(parts.path, base.path or "/"):
                 return True
-        elif entry == uri:
-            return True
         else:
-            reg = urlsplit(entry)
+            reg = _split(entry)
             if (
-                reg.scheme == "http"
-                and reg.hostname in ("127.0.0.1", "::1", "localhost")
-                and reg.port is None
-                and _same_origin(reg.scheme, reg.netloc, parts.scheme, parts.netloc)
+                reg is not None
+                and reg.scheme == "http"
+                and reg.hostname in LOOPBACK_HOSTS
+                and _same_origin(reg, parts)
                 and (reg.path, reg.query) == (parts.path, parts.query)
             ):
                 return True
     return False
 
 
-def _same_origin(scheme: str, netloc: str, other_scheme: str, other_netloc: str) -> bool:
-    """Same scheme and host; for an ``http`` loopback host any port matches (RFC 8252 §7.3)."""
-    if scheme != other_scheme:
+def _split(uri: str) -> SplitResult | None:
+    """``uri`` split, if it is absolute, carries no fragment and has a valid host and port."""
+    try:
+        parts = urlsplit(uri)
+        _ = parts.port  # raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        return None
+    if not parts.scheme or "#" in uri:
+        return None
+    return parts
+
+
+def _same_origin(registered: SplitResult, parts: SplitResult) -> bool:
+    """Same scheme, host and port; for an ``http`` loopback host any port matches (RFC 8252 §7.3)."""
+    if (registered.scheme, registered.hostname) != (parts.scheme, parts.hostname):
         return False
-    host = netloc.rsplit("@", 1)[-1]
-    other = other_netloc.rsplit("@", 1)[-1]
-    if host == other:
-        return True
-    bare, other_bare = _strip_port(host), _strip_port(other)
-    return scheme == "http" and bare == other_bare and bare in LOOPBACK_HOSTS and host == bare
+    return registered.port == parts.port or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
 
 
-def _strip_port(netloc: str) -> str:
-    if netloc.startswith("["):
-        return netloc.split("]", 1)[0] + "]"
-    return netloc.split(":", 1)[0]
+def _path_under(path: str, prefix: str) -> bool:
+    segments = unquote(path).replace("\\", "/").split("/")
+    return path.startswith(prefix) and "." not in segments and ".." not in segments
 
 
 def add_params(uri: str, params: dict[str, str], *, fragment: bool = False) -> str:
@@ -111,8 +124,12 @@ class AuthorizationRequest:
         self.params = params
         self.client = self._client()
         self.redirect_uri, self.redirect_uri_sent = self._redirect_uri()
-        mode = params.get("response_mode", "query")
-        self.response_mode = mode if mode in RESPONSE_MODES else "query"
+        mode = params.get("response_mode")
+        if mode not in RESPONSE_MODES:
+            # Errors for a response type that issues tokens go in the fragment (RFC 6749 §4.2.2.1).
+            implicit = {"token", "id_token"} & set(params.get("response_type", "").split())
+            mode = "fragment" if implicit else "query"
+        self.response_mode = mode
         self.state = params.get("state")
 
     def _client(self) -> Client:
@@ -129,9 +146,10 @@ class AuthorizationRequest:
     def _redirect_uri(self) -> tuple[str, bool]:
         uri = self.params.get("redirect_uri")
         if uri is None:
-            exact = [u for u in self.client.redirect_uris if not u.endswith("*")]
-            if len(exact) == 1:
-                return exact[0], False
+            # Only a single, complete registration may stand in for the parameter (RFC 6749 §3.1.2.3).
+            only = self.client.redirect_uris
+            if len(only) == 1 and not only[0].endswith("*"):
+                return only[0], False
             raise OAuthError("invalid_request", "redirect_uri is required (OIDC Core §3.1.2.1)")
         if not redirect_uri_allowed(self.client.redirect_uris, uri):
             registered = ", ".join(self.client.redirect_uris) or "none"
@@ -229,31 +247,100 @@ def _check(req: AuthorizationRequest) -> tuple[tuple[str, ...], str | None, str 
     max_age: int | None = None
     if "max_age" in params:
         raw = params["max_age"]
-        if not raw.isdigit() or len(raw) > 12:
+        if not _MAX_AGE.fullmatch(raw):
             raise OAuthError("invalid_request", f"max_age must be a whole number of seconds, got {raw!r}")
         max_age = int(raw)
     return scopes, challenge, method, prompts, max_age
 
 
 async def authorize(ex: Exchange) -> Response:
-    request = ex.request
-    if request.method == "POST":
-        params = await read_form(request, required=True)
-    else:
-        params = read_query(request)
+    try:
+        raw = await _raw_params(ex.request)
+    except OAuthError as error:
+        return _refuse(ex, error)
+    try:
+        params = parse_pairs(raw, where="request body" if ex.request.method == "POST" else "query string")
+    except OAuthError as error:
+        # Duplicated, oversized or broken parameters: still an error for the client (RFC 6749
+        # §4.1.2.1), if the parameters that say where to send it can be trusted.
+        routing = _routing_params(raw)
+        if routing is None:
+            return _refuse(ex, error)
+        ex.record.params = dict(routing)
+        try:
+            req = AuthorizationRequest(ex, routing)
+        except OAuthError as untrusted:
+            return _refuse(ex, untrusted)
+        _log_error(ex, error)
+        return req.error(error)
     ex.params.update(params)
     ex.record.params = dict(params)
     try:
         req = AuthorizationRequest(ex, params)
     except OAuthError as error:
-        ex.record.error, ex.record.error_description = error.error, error.description
-        return error_page(error)
+        return _refuse(ex, error)
     try:
         await ex.checkpoint()
         return _authorize(req)
     except OAuthError as error:
-        ex.record.error, ex.record.error_description = error.error, error.description
+        _log_error(ex, error)
         return req.error(error)
+
+
+def _log_error(ex: Exchange, error: OAuthError) -> None:
+    ex.record.error, ex.record.error_description = error.error, error.description
+
+
+def _refuse(ex: Exchange, error: OAuthError) -> Response:
+    """An error page: the client or its redirect URI is unknown, so nothing is sent back (RFC 6749 §4.1.2.1)."""
+    _log_error(ex, error)
+    return error_page(error)
+
+
+async def _raw_params(request: Request) -> str:
+    """The query string of a GET, or the form body of a POST (OIDC Core §3.1.2.1), undecoded."""
+    if request.method != "POST":
+        return request.url.query
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != FORM_TYPE:
+        raise OAuthError(
+            "invalid_request",
+            f"a POST to the authorization endpoint needs an {FORM_TYPE} body (OIDC Core §3.1.2.1),"
+            f" got {content_type or 'no content type'!r}",
+        )
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_BODY_BYTES:
+            raise OAuthError("invalid_request", f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise OAuthError("invalid_request", "the request body is not valid UTF-8") from None
+
+
+#: What decides where an error goes. A doubtful state or response_type is left out; a doubtful
+#: client_id, redirect_uri or response_mode means no redirect at all.
+_ROUTING = ("client_id", "redirect_uri", "response_mode", "response_type", "state")
+_DROPPABLE = ("response_type", "state")
+
+
+def _routing_params(raw: str) -> dict[str, str] | None:
+    try:
+        pairs = parse_qsl(raw, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:
+        return None
+    values: dict[str, list[str]] = {}
+    for name, value in pairs:
+        if name in _ROUTING and value:
+            values.setdefault(name, []).append(value)
+    routing: dict[str, str] = {}
+    for name, found in values.items():
+        if len(found) == 1 and len(found[0]) <= MAX_VALUE_CHARS and "\x00" not in found[0]:
+            routing[name] = found[0]
+        elif name not in _DROPPABLE:
+            return None
+    return routing
 
 
 def _authorize(req: AuthorizationRequest) -> Response:
@@ -269,11 +356,9 @@ def _authorize(req: AuthorizationRequest) -> Response:
     hinted = idp.find_user(hint) if hint is not None else None
     session = idp.current_session(ex.request)
     if session is not None:
-        too_old = max_age is not None and now - session.auth_time > max_age
-        other_user = hinted is not None and hinted.sub != session.user.sub
-        if too_old or other_user or "login" in prompts or form_action == "login":
+        reason = _why_login_again(req, session, now, prompts, max_age, hinted, form_action)
+        if reason is not None:
             if "none" in prompts:
-                reason = "the session is older than max_age" if too_old else "login_hint names another user"
                 raise OAuthError("login_required", f"prompt=none, but {reason}")
             session = None
 
@@ -327,6 +412,31 @@ def _authorize(req: AuthorizationRequest) -> Response:
     return response
 
 
+def _why_login_again(
+    req: AuthorizationRequest,
+    session: Session,
+    now: float,
+    prompts: set[str],
+    max_age: int | None,
+    hinted: User | None,
+    form_action: str | None,
+) -> str | None:
+    """Why the session cannot answer this request (OIDC Core §3.1.2.1), or ``None`` if it can."""
+    if max_age == 0:
+        return "max_age=0 asks for a new login"  # the same as prompt=login (OIDC Core §3.1.2.1)
+    if max_age is not None and now - session.auth_time > max_age:
+        return "the session is older than max_age"
+    if hinted is not None and hinted.sub != session.user.sub:
+        return "login_hint names another user"
+    if "login" in prompts:
+        return "prompt=login asks for a new login"
+    if "select_account" in prompts and req.ex.idp.config.interactive:
+        return "prompt=select_account asks to choose a user"
+    if form_action == "login":
+        return "the login form was sent"
+    return None
+
+
 def login_form(req: AuthorizationRequest, message: str | None) -> Response:
     """The interactive login page: pick a known user or type a username; or deny the request."""
     hidden = "".join(
@@ -343,7 +453,8 @@ def login_form(req: AuthorizationRequest, message: str | None) -> Response:
     body = (
         f"<p>Log in to <code>{html.escape(req.client.client_id)}</code>.</p>{note}"
         f'<form method="post" action="{html.escape(req.ex.idp.endpoint("authorization_endpoint"))}">{hidden}'
-        f'<label>Username <input name="{USERNAME_FIELD}" list="mockidp-users" autofocus></label>'
+        f'<label>Username <input name="{USERNAME_FIELD}" value="{html.escape(req.params.get("login_hint", ""))}"'
+        ' list="mockidp-users" autofocus></label>'
         f'<datalist id="mockidp-users">{options}</datalist> '
         f'<button name="{ACTION_FIELD}" value="login">Log in</button> '
         f'<button name="{ACTION_FIELD}" value="deny">Deny</button></form>'

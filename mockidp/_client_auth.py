@@ -2,33 +2,45 @@
 
 RFC 6749 §2.3.1 (``client_secret_basic``: HTTP Basic with form-urlencoded id and secret, and
 ``client_secret_post``), OIDC Core §9 (``none`` for public clients). A client may use only one
-method per request. Confidential clients may use either secret method, as most providers allow.
+method per request (RFC 6749 §2.3). Confidential clients may use either secret method, as most
+providers allow. A public client that sends Basic credentials with an empty password (as
+requests-oauthlib does by default) only identifies itself: that counts as ``none``.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from mockidp._config import Client
 from mockidp._errors import OAuthError, invalid_client
 
+_ENCODE_HINT = "form-urlencode the id and secret before base64 in Basic credentials (RFC 6749 §2.3.1)"
 
-def _basic_credentials(header: str) -> tuple[str, str] | None:
+
+@dataclass(frozen=True)
+class _Basic:
+    client_id: str
+    secret: str
+    raw_id: str  # before form-urldecoding, to explain a client that forgot to encode
+    raw_secret: str
+
+
+def _basic_credentials(header: str) -> _Basic | None:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic":
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, non-ASCII input and UnicodeDecodeError are all ValueErrors
         raise invalid_client("the Basic credentials are not valid base64 of UTF-8 text") from None
     if ":" not in decoded:
         raise invalid_client("the Basic credentials must be client_id:client_secret (RFC 6749 §2.3.1)")
     client_id, _, secret = decoded.partition(":")
-    return unquote_plus(client_id), unquote_plus(secret)
+    return _Basic(unquote_plus(client_id), unquote_plus(secret), client_id, secret)
 
 
 def authenticate_client(
@@ -39,7 +51,7 @@ def authenticate_client(
     if basic is not None and "client_secret" in params:
         raise OAuthError("invalid_request", "the client authenticated twice (Basic and client_secret); use one method")
     if basic is not None:
-        client_id, secret = basic
+        client_id, secret = basic.client_id, basic.secret
         if "client_id" in params and params["client_id"] != client_id:
             raise OAuthError("invalid_request", "client_id in the body differs from the Basic credentials")
         method = "client_secret_basic"
@@ -54,16 +66,22 @@ def authenticate_client(
         raise invalid_client("no client authentication: send Basic credentials, client_secret or client_id")
 
     client = clients.get(client_id)
+    if client is None and basic is not None and basic.raw_id in clients:
+        raise invalid_client(f"unknown client {client_id!r}: {_ENCODE_HINT}")
     if client is None:
         known = ", ".join(sorted(clients)) or "none"
         raise invalid_client(f"unknown client {client_id!r}; registered clients: {known}")
     if client.is_public:
+        if method == "client_secret_basic" and secret == "":
+            return client, "none"
         if method != "none":
             raise invalid_client(f"client {client_id!r} is public and must not send a secret")
         return client, method
     if method == "none":
         raise invalid_client(f"client {client_id!r} is confidential: authenticate with its secret")
-    expected = client.client_secret or ""
-    if not hmac.compare_digest(secret.encode("utf-8"), expected.encode("utf-8")):
+    expected = (client.client_secret or "").encode("utf-8")
+    if not hmac.compare_digest(secret.encode("utf-8"), expected):
+        if basic is not None and hmac.compare_digest(basic.raw_secret.encode("utf-8"), expected):
+            raise invalid_client(f"wrong client_secret for client {client_id!r}: {_ENCODE_HINT}")
         raise invalid_client(f"wrong client_secret for client {client_id!r}")
     return client, method

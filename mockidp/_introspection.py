@@ -7,7 +7,7 @@ from typing import Any
 from starlette.responses import Response
 
 from mockidp._client_auth import authenticate_client
-from mockidp._errors import OAuthError
+from mockidp._errors import OAuthError, invalid_client
 from mockidp._http import Exchange, json_response
 from mockidp._params import read_form
 
@@ -21,7 +21,7 @@ async def introspect(ex: Exchange) -> Response:
     client, method = authenticate_client(ex.idp.clients, params, ex.request.headers.get("authorization"))
     ex.record.client_id, ex.record.client_auth_method = client.client_id, method
     if client.is_public:
-        raise OAuthError("invalid_client", "public clients may not introspect tokens (RFC 7662 §2.1)", status=401)
+        raise invalid_client(f"client {client.client_id!r} is public and may not introspect tokens (RFC 7662 §2.1)")
     await ex.checkpoint()
     value = params.get("token")
     if value is None:

@@ -35,9 +35,13 @@ async def _end_session(ex: Exchange) -> Response:
     hint = params.get("id_token_hint")
     if hint is not None:
         try:
-            _, claims = idp.keys.verify(hint)
+            header, claims = idp.keys.verify(hint)
         except Exception:
             raise OAuthError("invalid_request", "id_token_hint is not an ID token signed by this provider") from None
+        # §2: the OP MUST validate that it issued the hint (providers of a test session share keys;
+        # ``serve()`` changes the issuer); an expired hint is fine. An access token is not an ID token.
+        if claims.get("iss") not in (idp.issuer, idp.config.issuer) or header.get("typ") == "at+jwt":
+            raise OAuthError("invalid_request", "id_token_hint is not an ID token issued by this provider")
         aud = claims.get("aud")
         client_id = aud[0] if isinstance(aud, list) and aud else aud
         client = idp.clients.get(str(client_id))

@@ -17,6 +17,7 @@ from mockidp._errors import OAuthError
 MAX_BODY_BYTES = 64 * 1024
 MAX_FIELDS = 100
 MAX_VALUE_CHARS = 8 * 1024
+MAX_NAME_CHARS = 256
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
@@ -27,10 +28,12 @@ def parse_pairs(raw: str, *, where: str) -> dict[str, str]:
         raise OAuthError("invalid_request", f"the {where} could not be parsed: {exc}") from None
     params: dict[str, str] = {}
     for name, value in pairs:
-        if len(value) > MAX_VALUE_CHARS or len(name) > 256:
-            raise OAuthError("invalid_request", f"parameter {name[:64]!r} is longer than {MAX_VALUE_CHARS} characters")
+        if len(name) > MAX_NAME_CHARS:
+            raise OAuthError("invalid_request", f"a parameter name is longer than {MAX_NAME_CHARS} characters")
+        if len(value) > MAX_VALUE_CHARS:
+            raise OAuthError("invalid_request", f"parameter {name!r} is longer than {MAX_VALUE_CHARS} characters")
         if "\x00" in name or "\x00" in value:
-            raise OAuthError("invalid_request", f"parameter {name[:64]!r} contains a NUL character")
+            raise OAuthError("invalid_request", f"parameter {name[:MAX_NAME_CHARS]!r} contains a NUL character")
         if value == "":
             continue
         if name in params:

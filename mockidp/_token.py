@@ -19,10 +19,13 @@ from mockidp._config import GRANT_TYPES, Client
 from mockidp._errors import OAuthError
 from mockidp._http import Exchange, json_response
 from mockidp._params import read_form, scopes_of
-from mockidp._state import Grant
+from mockidp._state import Grant, RefreshToken, new_id
 from mockidp._tokens import TokenSet
 
 Handler = Callable[[Exchange, Client], Awaitable[TokenSet]]
+
+#: Parameters the request log leaves out: a client's secret and a user's password.
+SECRET_PARAMS = frozenset({"client_secret", "password"})
 
 
 async def token(ex: Exchange) -> Response:
@@ -30,7 +33,7 @@ async def token(ex: Exchange) -> Response:
         raise OAuthError("invalid_request", "the token endpoint takes POST only (RFC 6749 §3.2)")
     params = await read_form(ex.request, required=True)
     ex.params.update(params)
-    ex.record.params = {k: v for k, v in params.items() if k != "client_secret"}
+    ex.record.params = {k: v for k, v in params.items() if k not in SECRET_PARAMS}
     grant_type = params.get("grant_type")
     ex.record.grant_type = grant_type
     client, method = authenticate_client(ex.idp.clients, params, ex.request.headers.get("authorization"))
@@ -47,9 +50,15 @@ async def token(ex: Exchange) -> Response:
             f"grant_type {grant_type!r} is not supported{hint}; supported: {', '.join(supported)}",
         )
     if grant_type not in client.grant_types:
+        why = ""
+        if grant_type == "client_credentials" and client.is_public:
+            why = " (a public client has no credentials to use it with, RFC 6749 §4.4)"
+        elif grant_type == "password":
+            why = " (list 'password' in its grant_types)"
         raise OAuthError(
             "unauthorized_client",
-            f"client {client.client_id!r} may not use {grant_type}; it may use {', '.join(client.grant_types)}",
+            f"client {client.client_id!r} may not use {grant_type}{why};"
+            f" it may use {', '.join(client.grant_types) or 'no grant type'}",
         )
     tokens = await handler(ex, client)
     ex.record.scopes = tuple(tokens.scope.split())
@@ -80,17 +89,21 @@ async def authorization_code(ex: Exchange, client: Client) -> TokenSet:
         if code is None:
             raise OAuthError("invalid_grant", "the authorization code is not known to this provider")
         if code.used:
+            # §4.1.2: deny, and revoke what the code issued. A failed redemption uses the code up too.
+            issued = bool(code.grant.access_jtis)
             state.revoke_grant(code.grant)
             raise OAuthError(
                 "invalid_grant",
-                "the authorization code was already used; the tokens it issued are now revoked (RFC 6749 §4.1.2)",
+                "the authorization code was already used; the tokens it issued are now revoked (RFC 6749 §4.1.2)"
+                if issued
+                else "the authorization code was already used, by a redemption that failed (RFC 6749 §4.1.2)",
             )
         code.used = True
     if code.grant.client.client_id != client.client_id:
         raise OAuthError(
             "invalid_grant", f"the authorization code was issued to another client, not {client.client_id!r}"
         )
-    if idp.now() > code.expires_at:
+    if idp.now() >= code.expires_at:
         raise OAuthError("invalid_grant", f"the authorization code expired (it lives {idp.config.code_ttl} s)")
     redirect_uri = ex.params.get("redirect_uri")
     if code.redirect_uri_sent and redirect_uri is None:
@@ -130,6 +143,7 @@ async def authorization_code(ex: Exchange, client: Client) -> TokenSet:
 async def refresh_token(ex: Exchange, client: Client) -> TokenSet:
     idp, state = ex.idp, ex.idp.state
     value = _require(ex, "refresh_token")
+    requested = scopes_of(ex.params)
     with state.lock:
         record = state.refresh_tokens.get(value)
         if record is None:
@@ -144,32 +158,51 @@ async def refresh_token(ex: Exchange, client: Client) -> TokenSet:
                 "invalid_grant",
                 "the refresh token was revoked or already used; refresh tokens rotate (RFC 9700 §4.14.2)",
             )
-        if idp.now() > record.expires_at:
+        if idp.now() >= record.expires_at:
             raise OAuthError("invalid_grant", "the refresh token expired")
+        grant = record.grant
+        extra = [s for s in requested if s not in grant.scopes]
+        if extra:
+            raise OAuthError(
+                "invalid_scope",
+                f"a refresh may not widen the scope; not granted: {' '.join(extra)} (RFC 6749 §6)",
+            )
         record.revoked = True
-    grant = record.grant
-    scopes = scopes_of(ex.params) or grant.scopes
-    extra = [s for s in scopes if s not in grant.scopes]
-    if extra:
-        raise OAuthError(
-            "invalid_scope",
-            f"a refresh may not widen the scope; not granted: {' '.join(extra)} (RFC 6749 §6)",
-        )
-    # The same grant, so revoking either revokes both; no nonce outside the code exchange (OIDC Core §12.2).
-    narrowed = dataclasses.replace(grant, scopes=scopes, nonce=None)
-    return idp.minter.issue(
+    ex.record.user = grant.user.sub if grant.user else None
+    # Copies share the grant's token lists, so revoking any of them revokes the whole grant. No nonce
+    # outside the code exchange (OIDC Core §12.2). The new refresh token keeps the scope of the one
+    # presented; only the access and ID tokens are narrowed (RFC 6749 §6).
+    kept = dataclasses.replace(grant, nonce=None)
+    narrowed = dataclasses.replace(kept, scopes=requested or grant.scopes)
+    tokens = idp.minter.issue(
         narrowed,
-        id_token="openid" in scopes and grant.user is not None,
-        refresh_token=True,
+        id_token="openid" in narrowed.scopes and grant.user is not None,
+        refresh_token=False,
     )
+    rotated = new_id(32)
+    with state.lock:
+        state.refresh_tokens[rotated] = RefreshToken(
+            value=rotated, grant=kept, expires_at=idp.now() + idp.config.refresh_token_ttl
+        )
+        grant.refresh_tokens.append(rotated)
+    return dataclasses.replace(tokens, refresh_token=rotated)
 
 
-async def client_credentials(ex: Exchange, client: Client) -> TokenSet:
+def _allowed_scopes(ex: Exchange, client: Client) -> tuple[str, ...]:
+    """The requested scopes, if the client may ask for them all (its registered ``scope``)."""
     scopes = scopes_of(ex.params)
     if client.scope is not None:
         unknown = [s for s in scopes if s not in client.scope]
         if unknown:
-            raise OAuthError("invalid_scope", f"client {client.client_id!r} may not ask for {', '.join(unknown)}")
+            raise OAuthError(
+                "invalid_scope",
+                f"client {client.client_id!r} may not ask for {', '.join(unknown)}; allowed: {' '.join(client.scope)}",
+            )
+    return scopes
+
+
+async def client_credentials(ex: Exchange, client: Client) -> TokenSet:
+    scopes = _allowed_scopes(ex, client)
     grant = Grant(client=client, user=None, scopes=scopes)
     return ex.idp.minter.issue(grant, id_token=False, refresh_token=False)
 
@@ -180,7 +213,7 @@ async def password(ex: Exchange, client: Client) -> TokenSet:
     user = idp.find_user(username)
     if user is None or not hmac.compare_digest(user.password.encode(), secret.encode()):
         raise OAuthError("invalid_grant", "wrong username or password")
-    scopes = scopes_of(ex.params)
+    scopes = _allowed_scopes(ex, client)
     ex.record.user = user.sub
     grant = Grant(client=client, user=user, scopes=scopes, auth_time=int(idp.now()))
     return idp.minter.issue(grant, id_token="openid" in scopes, refresh_token="refresh_token" in client.grant_types)

@@ -29,6 +29,11 @@ async def userinfo(ex: Exchange) -> Response:
         if token is not None:
             raise OAuthError("invalid_request", "the access token was sent twice (header and body, RFC 6750 §2)")
         token = form["access_token"]
+    if token is None and "access_token" in ex.request.query_params:
+        raise invalid_token(
+            "the access_token query parameter is not supported (RFC 6750 §2.3):"
+            " send 'Authorization: Bearer <access token>'"
+        )
     if token is None:
         raise invalid_token("no access token: send 'Authorization: Bearer <access token>'")
     record, _ = ex.idp.minter.check_access_token(token)
