@@ -106,31 +106,40 @@ class Interceptor:
         port = port or (443 if scheme == "https" else 80)
         best, best_score = None, 0
         with self.lock:
+            # The most specific issuer path wins; between equals, the provider that started last
+            # (the innermost ``with``), as with nested mocks.
             for destination in self.destinations:
                 score = destination.score(scheme, host, port, path)
-                if score > best_score:
+                if score and score >= best_score:
                     best, best_score = destination.idp, score
         return best
 
 
+#: Held while deciding whether to install or remove a wrapper, so threads entering and leaving
+#: ``intercept()`` at once neither stack two wrappers nor remove one another's.
+_PATCHING = threading.Lock()
+
+
 @contextmanager
 def _route(package: ModuleType, destination: Destination) -> Iterator[None]:
-    interceptor = Interceptor.on_top(package)
-    if interceptor is None:
-        interceptor = Interceptor(package)
-        interceptor.install()
-    with interceptor.lock:
-        interceptor.destinations.append(destination)
+    with _PATCHING:
+        interceptor = Interceptor.on_top(package)
+        if interceptor is None:
+            interceptor = Interceptor(package)
+            interceptor.install()
+        with interceptor.lock:
+            interceptor.destinations.append(destination)
     try:
         yield
     finally:
-        with interceptor.lock:
-            interceptor.destinations.remove(destination)
-            empty = not interceptor.destinations
-        # Someone who patched on top of us after we started must undo first; until then we stay
-        # installed as a pass-through rather than tear their patch out.
-        if empty and interceptor.is_on_top():
-            interceptor.uninstall()
+        with _PATCHING:
+            with interceptor.lock:
+                interceptor.destinations.remove(destination)
+                empty = not interceptor.destinations
+            # Someone who patched on top of us after we started must undo first; until then we stay
+            # installed as a pass-through rather than tear their patch out.
+            if empty and interceptor.is_on_top():
+                interceptor.uninstall()
 
 
 @contextmanager

@@ -1,15 +1,22 @@
 """A real loopback server (uvicorn in a background thread) for clients that open sockets themselves.
 
 The socket is bound and listening before the URL is handed out, so a client may connect at once:
-the connection waits in the backlog until uvicorn accepts it. No polling, no sleeps.
+the connection waits in the backlog until uvicorn accepts it. Stopping wakes the server at once
+instead of waiting for uvicorn's next 0.1 s tick, and leaves as soon as its connections are closed,
+so serving per test stays cheap. uvicorn is not given a logging config: it would otherwise call
+``logging.config.dictConfig`` on the test process and stop its records reaching pytest.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from starlette.types import ASGIApp
 
@@ -35,14 +42,56 @@ def base_url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+@functools.cache
+def _server_class() -> type[Any]:
+    import uvicorn  # only a served provider pays for importing the server
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, stoppable from another thread without waiting out its polling interval."""
+
+        def __init__(self, config: uvicorn.Config) -> None:
+            super().__init__(config)
+            self._loop: asyncio.AbstractEventLoop | None = None
+            self._wake = asyncio.Event()
+
+        async def main_loop(self) -> None:
+            self._loop = asyncio.get_running_loop()
+            ticks = 0
+            # on_tick refreshes the Date header when its counter is a multiple of 10 (once a second).
+            while not await self.on_tick(ticks):
+                ticks = (ticks + 10) % 864000
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            for server in self.servers:
+                server.close()
+            for connection in list(self.server_state.connections):
+                connection.shutdown()  # idle keep-alive connections close now, busy ones after their response
+            while self.server_state.connections or self.server_state.tasks:
+                await asyncio.sleep(0.005)
+            for server in self.servers:
+                await server.wait_closed()
+
+        def stop(self) -> None:
+            """Ask the server to exit; safe from any thread, before or after it started."""
+            self.should_exit = True
+            loop = self._loop
+            if loop is not None:
+                with contextlib.suppress(RuntimeError):  # the loop already closed: nothing to wake
+                    loop.call_soon_threadsafe(self._wake.set)
+
+    return Server
+
+
 @contextmanager
 def serve_in_thread(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve ``app`` on ``host`` and ``port`` (0: a free one) until the block ends; yields the base URL."""
-    import uvicorn  # only a served provider pays for importing the server
+    import uvicorn
 
     sock = bind(host, port)
-    config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
+    config = uvicorn.Config(app, lifespan="off", log_config=None, log_level="warning", access_log=False)
+    server = _server_class()(config)
 
     def run() -> None:
         loop = RealTimeEventLoop()
@@ -56,6 +105,6 @@ def serve_in_thread(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Ite
     try:
         yield base_url(sock)
     finally:
-        server.should_exit = True
+        server.stop()
         thread.join()
         sock.close()

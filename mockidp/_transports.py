@@ -38,6 +38,8 @@ def installed_packages() -> list[ModuleType]:
 def resolve(package: ModuleType | str | None) -> ModuleType:
     """The httpx package to build for: the one given, else ``httpx2``, else ``httpx``."""
     if isinstance(package, ModuleType):
+        if package.__name__ not in PACKAGES:
+            raise ValueError(f"package must be one of {', '.join(PACKAGES)}, got the module {package.__name__!r}")
         return package
     if package is not None:
         if package not in PACKAGES:
