@@ -4,8 +4,6 @@ The names below load on first use (PEP 562), so ``import mockidp`` stays cheap f
 plugin's start-up; ``from mockidp import MockIdP`` works as usual.
 """
 
-from __future__ import annotations
-
 import importlib as _importlib
 import typing as _typing
 

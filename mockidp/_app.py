@@ -48,8 +48,15 @@ async def jwks(ex: Exchange) -> Response:
     return json_response(ex.idp.keys.jwks(), headers={"Cache-Control": "no-cache"})
 
 
+#: Endpoints whose GET changes state (issues a code, ends a session): Starlette would also run them for
+#: HEAD, which must not log anyone in or out (RFC 9110 §9.3.2: HEAD is GET without the body *and* safe).
+_NO_HEAD = frozenset({"authorize", "end_session"})
+
+
 def _endpoint(idp: MockIdP, name: Endpoint, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
+        if request.method == "HEAD" and name in _NO_HEAD:
+            return Response(status_code=405, headers={"Allow": "GET, POST"})
         record = RequestRecord(endpoint=name, method=request.method, url=str(request.url), time=idp.now())
         ex = Exchange(idp, request, record, {})
         try:

@@ -21,7 +21,16 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from mockidp._config import Client, User
 from mockidp._errors import OAuthError
 from mockidp._http import NO_STORE, Exchange, error_page, page
-from mockidp._params import FORM_TYPE, MAX_BODY_BYTES, MAX_FIELDS, MAX_VALUE_CHARS, parse_pairs, scopes_of
+from mockidp._params import (
+    FORM_TYPE,
+    MAX_FIELDS,
+    MAX_VALUE_CHARS,
+    form_content_type,
+    not_a_form,
+    parse_pairs,
+    read_body_text,
+    scopes_of,
+)
 from mockidp._state import AuthorizationCode, Grant, Session, new_id
 
 RESPONSE_MODES = ("query", "fragment", "form_post")
@@ -135,7 +144,7 @@ class AuthorizationRequest:
     def _client(self) -> Client:
         client_id = self.params.get("client_id")
         if client_id is None:
-            raise OAuthError("invalid_request", "client_id is required (RFC 6749 §4.1.1)")
+            raise OAuthError("invalid_request", "client_id is required (RFC 6749 section 4.1.1)")
         client = self.ex.idp.clients.get(client_id)
         if client is None:
             known = ", ".join(sorted(self.ex.idp.clients)) or "none"
@@ -150,7 +159,7 @@ class AuthorizationRequest:
             only = self.client.redirect_uris
             if len(only) == 1 and not only[0].endswith("*"):
                 return only[0], False
-            raise OAuthError("invalid_request", "redirect_uri is required (OIDC Core §3.1.2.1)")
+            raise OAuthError("invalid_request", "redirect_uri is required (OIDC Core section 3.1.2.1)")
         if not redirect_uri_allowed(self.client.redirect_uris, uri):
             registered = ", ".join(self.client.redirect_uris) or "none"
             raise OAuthError(
@@ -161,7 +170,7 @@ class AuthorizationRequest:
         return uri, True
 
     def error(self, error: OAuthError) -> Response:
-        params = {"error": error.error, "error_description": error.description}
+        params = error.as_dict()
         if self.state is not None:
             params["state"] = self.state
         params["iss"] = self.ex.idp.issuer
@@ -179,17 +188,17 @@ def _check(req: AuthorizationRequest) -> tuple[tuple[str, ...], str | None, str 
         )
     response_type = params.get("response_type")
     if response_type is None:
-        raise OAuthError("invalid_request", "response_type is required (RFC 6749 §4.1.1)")
+        raise OAuthError("invalid_request", "response_type is required (RFC 6749 section 4.1.1)")
     if response_type != "code":
         raise OAuthError("unsupported_response_type", f"response_type {response_type!r} is not supported; use 'code'")
     if "authorization_code" not in req.client.grant_types:
         raise OAuthError(
             "unauthorized_client", f"client {req.client.client_id!r} may not use the authorization code grant"
         )
-    for unsupported in ("request", "request_uri"):
-        if unsupported in params:
-            code = "request_not_supported" if unsupported == "request" else "request_uri_not_supported"
-            raise OAuthError("invalid_request", f"{code}: the {unsupported} parameter is not supported")
+    if "request" in params:
+        raise OAuthError("request_not_supported", "request objects are not supported (OIDC Core section 6.1)")
+    if "request_uri" in params:
+        raise OAuthError("request_uri_not_supported", "request_uri is not supported (OIDC Core section 6.2)")
     scopes = scopes_of(params)
     req.ex.record.scopes = scopes
     if req.client.scope is not None:
@@ -211,26 +220,31 @@ def _check(req: AuthorizationRequest) -> tuple[tuple[str, ...], str | None, str 
             raise OAuthError("invalid_request", f"code_challenge_method {method!r} is not supported; use S256")
         if not _PKCE_VALUE.match(challenge):
             raise OAuthError(
-                "invalid_request", "code_challenge must be 43 to 128 unreserved characters (RFC 7636 §4.2)"
+                "invalid_request", "code_challenge must be 43 to 128 unreserved characters (RFC 7636 section 4.2)"
             )
     elif req.client.is_public:
         raise OAuthError(
             "invalid_request",
-            f"client {req.client.client_id!r} is public and must use PKCE: send a code_challenge (RFC 9700 §2.1.1)",
+            f"client {req.client.client_id!r} is public and must use PKCE:"
+            " send a code_challenge (RFC 9700 section 2.1.1)",
         )
     req.ex.record.pkce = challenge is not None
 
     if idp.config.strict:
         if challenge is None:
-            raise OAuthError("invalid_request", "strict mode: send a PKCE code_challenge (RFC 9700 §2.1.1)")
+            raise OAuthError("invalid_request", "strict mode: send a PKCE code_challenge (RFC 9700 section 2.1.1)")
         if method == "plain":
             raise OAuthError(
-                "invalid_request", "strict mode: use code_challenge_method S256, not plain (RFC 9700 §2.1.1)"
+                "invalid_request", "strict mode: use code_challenge_method S256, not plain (RFC 9700 section 2.1.1)"
             )
         if req.state is None:
-            raise OAuthError("invalid_request", "strict mode: send a state to protect against CSRF (RFC 9700 §4.7.1)")
+            raise OAuthError(
+                "invalid_request", "strict mode: send a state to protect against CSRF (RFC 9700 section 4.7.1)"
+            )
         if "openid" in scopes and "nonce" not in params:
-            raise OAuthError("invalid_request", "strict mode: send a nonce with an OpenID request (RFC 9700 §4.5.3.2)")
+            raise OAuthError(
+                "invalid_request", "strict mode: send a nonce with an OpenID request (RFC 9700 section 4.5.3.2)"
+            )
 
     prompts = set(params.get("prompt", "").split())
     unknown_prompts = sorted(prompts - set(PROMPTS))
@@ -241,7 +255,7 @@ def _check(req: AuthorizationRequest) -> tuple[tuple[str, ...], str | None, str 
         )
     if "none" in prompts and len(prompts) > 1:
         raise OAuthError(
-            "invalid_request", "prompt=none cannot be combined with other prompt values (OIDC Core §3.1.2.1)"
+            "invalid_request", "prompt=none cannot be combined with other prompt values (OIDC Core section 3.1.2.1)"
         )
 
     max_age: int | None = None
@@ -301,22 +315,11 @@ async def _raw_params(request: Request) -> str:
     """The query string of a GET, or the form body of a POST (OIDC Core §3.1.2.1), undecoded."""
     if request.method != "POST":
         return request.url.query
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != FORM_TYPE:
-        raise OAuthError(
-            "invalid_request",
-            f"a POST to the authorization endpoint needs an {FORM_TYPE} body (OIDC Core §3.1.2.1),"
-            f" got {content_type or 'no content type'!r}",
+    if form_content_type(request) is None:
+        raise not_a_form(
+            request, f"a POST to the authorization endpoint needs an {FORM_TYPE} body (OIDC Core section 3.1.2.1)"
         )
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            raise OAuthError("invalid_request", f"the request body is larger than {MAX_BODY_BYTES} bytes")
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise OAuthError("invalid_request", "the request body is not valid UTF-8") from None
+    return await read_body_text(request)
 
 
 #: What decides where an error goes. A doubtful state or response_type is left out; a doubtful

@@ -8,18 +8,16 @@ same options, with ``[[users]]`` and ``[[clients]]`` tables; flags override the 
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from mockidp._config import ProviderConfig
 from mockidp._errors import ConfigError
-from mockidp._options import OptionError, given, options
+from mockidp._options import OptionError, given, load_file, options
 from mockidp._provider import MockIdP
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -73,21 +71,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, metavar="FILE", help="a TOML or JSON file of provider options")
     _add_config_flags(serve)
     return parser
-
-
-def load_file(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the config file {str(path)!r}: {exc.strerror}") from None
-    is_json = path.suffix.lower() == ".json"
-    try:
-        data = json.loads(text) if is_json else tomllib.loads(text)
-    except ValueError as exc:  # TOMLDecodeError is a ValueError too
-        raise ConfigError(f"{str(path)!r} is not valid {'JSON' if is_json else 'TOML'}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{str(path)!r} must hold a table of provider options")
-    return data
 
 
 def config_values(args: argparse.Namespace) -> dict[str, Any]:

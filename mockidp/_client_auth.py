@@ -18,7 +18,7 @@ from urllib.parse import unquote_plus
 from mockidp._config import Client
 from mockidp._errors import OAuthError, invalid_client
 
-_ENCODE_HINT = "form-urlencode the id and secret before base64 in Basic credentials (RFC 6749 §2.3.1)"
+_ENCODE_HINT = "form-urlencode the id and secret before base64 in Basic credentials (RFC 6749 section 2.3.1)"
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def _basic_credentials(header: str) -> _Basic | None:
     except ValueError:  # binascii.Error, non-ASCII input and UnicodeDecodeError are all ValueErrors
         raise invalid_client("the Basic credentials are not valid base64 of UTF-8 text") from None
     if ":" not in decoded:
-        raise invalid_client("the Basic credentials must be client_id:client_secret (RFC 6749 §2.3.1)")
+        raise invalid_client("the Basic credentials must be client_id:client_secret (RFC 6749 section 2.3.1)")
     client_id, _, secret = decoded.partition(":")
     return _Basic(unquote_plus(client_id), unquote_plus(secret), client_id, secret)
 

@@ -51,6 +51,12 @@ class User:
     def __post_init__(self) -> None:
         if not isinstance(self.sub, str) or not self.sub:
             raise ConfigError(f"User.sub must be a non-empty string, got {self.sub!r}")
+        if not isinstance(self.claims, Mapping):
+            raise ConfigError(
+                f"User {self.sub!r}: claims must be a mapping of claim names to values, got {self.claims!r}"
+            )
+        if not isinstance(self.password, str):
+            raise ConfigError(f"User {self.sub!r}: password must be a string, got {self.password!r}")
         if "sub" in self.claims and self.claims["sub"] != self.sub:
             raise ConfigError(
                 f"User {self.sub!r} has claims['sub'] = {self.claims['sub']!r}; pass the subject as sub= only"
@@ -115,7 +121,11 @@ class Client:
                 continue
             if isinstance(value, str):
                 raise ConfigError(f"Client.{name} must be a sequence of strings, not the string {value!r}")
-            object.__setattr__(self, name, tuple(value))
+            value = _sequence(f"Client.{name}", value)
+            wrong = [v for v in value if not isinstance(v, str)]
+            if wrong:
+                raise ConfigError(f"Client.{name} must be a sequence of strings, got {wrong[0]!r} in it")
+            object.__setattr__(self, name, value)
         for grant in self.grant_types:
             if grant not in GRANT_TYPES:
                 raise ConfigError(f"unknown grant type {grant!r}; supported: {', '.join(GRANT_TYPES)}")
@@ -136,7 +146,7 @@ class Client:
             if not parts.scheme or parts.fragment:
                 raise ConfigError(
                     f"client {self.client_id!r}: redirect URI {uri!r} must be absolute and carry no fragment"
-                    " (RFC 6749 §3.1.2)"
+                    " (RFC 6749 section 3.1.2)"
                 )
 
     @property
@@ -150,11 +160,35 @@ class Client:
         return client
 
 
-def _build(cls: type[Any], data: Mapping[str, Any]) -> Any:
+def _sequence(name: str, value: Any) -> tuple[Any, ...]:
+    """``value`` as a tuple, or a ``ConfigError`` naming the option when it is not iterable."""
+    try:
+        return tuple(value)
+    except TypeError:
+        raise ConfigError(f"{name} must be a sequence, got {value!r}") from None
+
+
+def _tables(name: str, values: Mapping[str, Any], kind: type[Any]) -> tuple[Any, ...]:
+    """The entries of the ``users`` or ``clients`` list of a config file: tables (or objects)."""
+    value = values[name]
+    if isinstance(value, str | Mapping):
+        raise ConfigError(f"{name} must be a list of tables, got {value!r}")
+    items = _sequence(name, value)
+    for item in items:
+        if not isinstance(item, kind | Mapping):
+            raise ConfigError(f"each entry of {name} must be a table of settings, got {item!r}")
+    return items
+
+
+def _check_options(cls: type[Any], data: Mapping[str, Any]) -> None:
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(f"unknown {cls.__name__} option(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+
+
+def _build(cls: type[Any], data: Mapping[str, Any]) -> Any:
+    _check_options(cls, data)
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     return cls(**values)
 
@@ -187,20 +221,36 @@ class ProviderConfig:
     cors_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.issuer)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        parts = urlsplit(self.issuer) if isinstance(self.issuer, str) else None
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+        ):
             raise ConfigError(
-                f"issuer must be an http(s) URL with a host and no query or fragment (OIDC Discovery §2),"
+                f"issuer must be an http(s) URL with a host and no query or fragment (OIDC Discovery section 2),"
                 f" got {self.issuer!r}"
             )
         object.__setattr__(self, "issuer", self.issuer.rstrip("/"))
         if self.algorithm not in ALGORITHMS:
             raise ConfigError(f"unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
-        for name in ("users", "clients", "cors_origins"):
+        for name, kind in (("users", User), ("clients", Client), ("cors_origins", str)):
             value = getattr(self, name)
             if isinstance(value, str | User | Client):
                 raise ConfigError(f"ProviderConfig.{name} must be a sequence, got {value!r}")
-            object.__setattr__(self, name, tuple(value))
+            value = _sequence(f"ProviderConfig.{name}", value)
+            wrong = [v for v in value if not isinstance(v, kind)]
+            if wrong:
+                raise ConfigError(f"ProviderConfig.{name} must hold {kind.__name__} objects, got {wrong[0]!r}")
+            object.__setattr__(self, name, value)
+        for origin in self.cors_origins:
+            scheme, netloc, path, query, fragment = urlsplit(origin)
+            if origin != "*" and (scheme not in ("http", "https") or not netloc or path or query or fragment):
+                raise ConfigError(
+                    f"a CORS origin is scheme://host[:port] with no path, such as 'https://app.example', got {origin!r}"
+                )
         for name in ("access_token_ttl", "id_token_ttl", "refresh_token_ttl", "code_ttl", "session_ttl"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -211,6 +261,7 @@ class ProviderConfig:
 
     def replace(self, **changes: Any) -> ProviderConfig:
         """A copy with ``changes`` applied, validated like the original."""
+        _check_options(type(self), changes)
         return dataclasses.replace(self, **changes)
 
     @classmethod
@@ -218,9 +269,13 @@ class ProviderConfig:
         """Build a config from a mapping, as read from a TOML or JSON file; users and clients are tables."""
         values = dict(data)
         if "users" in values:
-            values["users"] = tuple(u if isinstance(u, User) else User.from_dict(u) for u in values["users"])
+            values["users"] = tuple(
+                u if isinstance(u, User) else User.from_dict(u) for u in _tables("users", values, User)
+            )
         if "clients" in values:
-            values["clients"] = tuple(c if isinstance(c, Client) else Client.from_dict(c) for c in values["clients"])
+            values["clients"] = tuple(
+                c if isinstance(c, Client) else Client.from_dict(c) for c in _tables("clients", values, Client)
+            )
         config: ProviderConfig = _build(cls, values)
         return config
 

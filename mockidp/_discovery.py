@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mockidp._config import AUTH_METHODS, GRANT_TYPES
-from mockidp._tokens import PROTECTED_CLAIMS, STANDARD_CLAIMS, SUPPORTED_SCOPES
+from mockidp._tokens import ID_TOKEN_CLAIMS, STANDARD_CLAIMS, SUPPORTED_SCOPES
 
 if TYPE_CHECKING:
     from mockidp._provider import MockIdP
@@ -45,7 +45,7 @@ def metadata(idp: MockIdP) -> dict[str, Any]:
             "introspection_endpoint_auth_methods_supported": secret_methods,
             "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
             "code_challenge_methods_supported": ["S256"] if idp.config.strict else ["S256", "plain"],
-            "claims_supported": sorted(STANDARD_CLAIMS | PROTECTED_CLAIMS | {"auth_time", "nonce", "at_hash", "sid"}),
+            "claims_supported": sorted(STANDARD_CLAIMS | ID_TOKEN_CLAIMS),
             "claim_types_supported": ["normal"],
             "claims_parameter_supported": False,
             "request_parameter_supported": False,

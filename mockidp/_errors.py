@@ -6,6 +6,7 @@ client, or as an HTML error page when the redirect URI cannot be trusted.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Literal
 
 ErrorCode = Literal[
@@ -24,6 +25,13 @@ ErrorCode = Literal[
     "insufficient_scope",
     "invalid_request_uri",
     "unsupported_token_type",
+    # OIDC Core §3.1.2.6
+    "interaction_required",
+    "consent_required",
+    "account_selection_required",
+    "invalid_request_object",
+    "request_not_supported",
+    "request_uri_not_supported",
 ]
 
 
@@ -49,7 +57,8 @@ class OAuthError(Exception):
         self.www_authenticate = www_authenticate
 
     def as_dict(self) -> dict[str, str]:
-        return {"error": self.error, "error_description": self.description}
+        """The error as sent: the description in the characters RFC 6749 §5.2 allows (ASCII, no quotes)."""
+        return {"error": self.error, "error_description": wire_text(self.description)}
 
 
 def invalid_client(description: str, *, scheme: str = "Basic") -> OAuthError:
@@ -57,9 +66,17 @@ def invalid_client(description: str, *, scheme: str = "Basic") -> OAuthError:
     return OAuthError("invalid_client", description, status=401, www_authenticate=f'{scheme} realm="mockidp"')
 
 
+def wire_text(text: str) -> str:
+    """``text`` in the characters RFC 6749 §5.2 and RFC 6750 §3 allow in an ``error_description``
+    (%x20-21 / %x23-5B / %x5D-7E): ASCII without double quotes or backslashes."""
+    text = unicodedata.normalize("NFKD", text.replace("section ", "section "))
+    text = text.replace('"', "'").replace("\\", "/")
+    return "".join(ch for ch in text if " " <= ch <= "~")
+
+
 def invalid_token(description: str) -> OAuthError:
     """RFC 6750 §3.1: a bearer token that is missing, malformed, expired or revoked."""
-    quoted = description.replace("\\", "\\\\").replace('"', "'")
+    quoted = wire_text(description)
     return OAuthError(
         "invalid_token",
         description,

@@ -35,7 +35,13 @@ class Fault:
         """The error this fault answers with, or ``None`` for a fault that only delays."""
         if self.error is None:
             return None
-        return OAuthError(self.error, self.description, status=self.status)
+        challenge = None
+        if self.status == 401:  # RFC 9110 §15.5.2: a 401 always carries a challenge
+            if self.endpoint == "userinfo":
+                challenge = f'Bearer realm="mockidp", error="{self.error}"'
+            else:
+                challenge = 'Basic realm="mockidp"'
+        return OAuthError(self.error, self.description, status=self.status, www_authenticate=challenge)
 
 
 class Faults:
@@ -59,7 +65,7 @@ class Faults:
             raise ConfigError(f"unknown endpoint {endpoint!r}; choose one of {', '.join(ENDPOINTS)}")
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise ConfigError(f"times must be a positive whole number, got {times!r}")
-        if delay < 0:
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay < float("inf"):
             raise ConfigError(f"delay must be zero or more seconds, got {delay!r}")
         code = status if status is not None else _DEFAULT_STATUS.get(error or "", 400)
         if not 400 <= code <= 599:

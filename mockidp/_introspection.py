@@ -14,18 +14,20 @@ from mockidp._params import read_form
 
 async def introspect(ex: Exchange) -> Response:
     if ex.request.method != "POST":
-        raise OAuthError("invalid_request", "the introspection endpoint takes POST only (RFC 7662 §2.1)")
+        raise OAuthError("invalid_request", "the introspection endpoint takes POST only (RFC 7662 section 2.1)")
     params = await read_form(ex.request, required=True)
     ex.params.update(params)
     ex.record.params = {k: v for k, v in params.items() if k != "client_secret"}
     client, method = authenticate_client(ex.idp.clients, params, ex.request.headers.get("authorization"))
     ex.record.client_id, ex.record.client_auth_method = client.client_id, method
     if client.is_public:
-        raise invalid_client(f"client {client.client_id!r} is public and may not introspect tokens (RFC 7662 §2.1)")
+        raise invalid_client(
+            f"client {client.client_id!r} is public and may not introspect tokens (RFC 7662 section 2.1)"
+        )
     await ex.checkpoint()
     value = params.get("token")
     if value is None:
-        raise OAuthError("invalid_request", "token is required (RFC 7662 §2.1)")
+        raise OAuthError("invalid_request", "token is required (RFC 7662 section 2.1)")
     minter = ex.idp.minter
     body: dict[str, Any] = {"active": False}
     refresh = minter.check_refresh_token(value)

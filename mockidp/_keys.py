@@ -68,6 +68,9 @@ class KeyRing:
     def __init__(self, pool: KeyPool, alg: str) -> None:
         self._pool = pool
         self._keys: list[SigningKey] = [pool.take(alg)]
+        #: Every kid this ring has signed with: a retired key never comes back, or its tokens would verify again.
+        self._used: set[str] = {str(self._keys[0].kid)}
+        self._strangers: dict[str, SigningKey] = {}
 
     @property
     def current(self) -> SigningKey:
@@ -83,7 +86,8 @@ class KeyRing:
 
     def rotate(self, alg: str | None = None) -> str:
         """Sign with a new key from now on (optionally of another algorithm); keep the old ones published."""
-        key = self._pool.take(alg or self.alg, exclude=self.kids)
+        key = self._pool.take(alg or self.alg, exclude=self._used)
+        self._used.add(str(key.kid))
         self._keys.insert(0, key)
         return str(key.kid)
 
@@ -107,13 +111,16 @@ class KeyRing:
         return sorted({str(k.alg) for k in self._keys})
 
     def sign(self, claims: dict[str, Any], *, typ: str = "JWT", header: dict[str, Any] | None = None) -> str:
-        key = self.current
-        alg = str(key.alg)
-        full_header = {"alg": alg, "kid": key.kid, "typ": typ, **(header or {})}
-        with warnings.catch_warnings():
-            if alg in _QUIET_ALGORITHMS:
-                warnings.simplefilter("ignore", SecurityWarning)
-            return jwt.encode(full_header, claims, key, algorithms=[alg])
+        return _sign(self.current, claims, typ=typ, header=header)
+
+    def sign_as_stranger(self, claims: dict[str, Any], *, typ: str = "JWT") -> str:
+        """Sign with a key of the current algorithm that this ring does not publish and never will:
+        a token a relying party must refuse (``unknown_kid`` forgeries)."""
+        key = self._strangers.get(self.alg)
+        if key is None:
+            key = self._strangers[self.alg] = self._pool.take(self.alg, exclude=self._used)
+            self._used.add(str(key.kid))  # so no later rotation publishes it
+        return _sign(key, claims, typ=typ)
 
     def verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The header and claims of a token signed by one of the published keys.
@@ -124,3 +131,12 @@ class KeyRing:
             warnings.simplefilter("ignore", SecurityWarning)
             decoded = jwt.decode(token, KeySet(list(self._keys)), algorithms=self.algorithms())
         return dict(decoded.header), dict(decoded.claims)
+
+
+def _sign(key: SigningKey, claims: dict[str, Any], *, typ: str, header: dict[str, Any] | None = None) -> str:
+    alg = str(key.alg)
+    full_header = {"alg": alg, "kid": key.kid, "typ": typ, **(header or {})}
+    with warnings.catch_warnings():
+        if alg in _QUIET_ALGORITHMS:
+            warnings.simplefilter("ignore", SecurityWarning)
+        return jwt.encode(full_header, claims, key, algorithms=[alg])

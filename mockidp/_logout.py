@@ -51,7 +51,7 @@ async def _end_session(ex: Exchange) -> Response:
         if named is None:
             raise OAuthError("invalid_request", f"unknown client_id {params['client_id']!r}")
         if client is not None and client.client_id != named.client_id:
-            raise OAuthError("invalid_request", "client_id differs from the audience of id_token_hint (§2)")
+            raise OAuthError("invalid_request", "client_id differs from the audience of id_token_hint (section 2)")
         client = named
     ex.record.client_id = client.client_id if client else None
 
@@ -60,7 +60,7 @@ async def _end_session(ex: Exchange) -> Response:
         if client is None:
             raise OAuthError(
                 "invalid_request",
-                "post_logout_redirect_uri needs id_token_hint or client_id to identify the client (§3)",
+                "post_logout_redirect_uri needs id_token_hint or client_id to identify the client (section 3)",
             )
         if not redirect_uri_allowed(client.post_logout_redirect_uris, target):
             raise OAuthError(

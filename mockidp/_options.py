@@ -9,10 +9,13 @@ the pytest plugin can register its options without loading the provider.
 from __future__ import annotations
 
 import dataclasses
+import json
+import tomllib
 import types
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, get_args, get_origin
 
 from mockidp._config import Client, ProviderConfig, User
@@ -110,3 +113,18 @@ def given(namespace: Any) -> dict[str, Any]:
         if value is not None:
             values[option.field] = tuple(value) if isinstance(value, list) else value
     return values
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {str(path)!r}: {exc.strerror}") from None
+    is_json = path.suffix.lower() == ".json"
+    try:
+        data = json.loads(text) if is_json else tomllib.loads(text)
+    except ValueError as exc:  # TOMLDecodeError is a ValueError too
+        raise ConfigError(f"{str(path)!r} is not valid {'JSON' if is_json else 'TOML'}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{str(path)!r} must hold a table of provider options")
+    return data

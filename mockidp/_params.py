@@ -7,6 +7,7 @@ more than once". Oversized or undecodable input is an ``invalid_request``, never
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
@@ -37,31 +38,43 @@ def parse_pairs(raw: str, *, where: str) -> dict[str, str]:
         if value == "":
             continue
         if name in params:
-            raise OAuthError("invalid_request", f"parameter {name!r} was sent more than once (RFC 6749 §3.1)")
+            raise OAuthError("invalid_request", f"parameter {name!r} was sent more than once (RFC 6749 section 3.1)")
         params[name] = value
     return params
 
 
-async def read_form(request: Request, *, required: bool) -> dict[str, str]:
-    """The form body of a POST; ``required`` makes a missing or non-form body an ``invalid_request``."""
+def form_content_type(request: Request) -> str | None:
+    """The request's media type if it is a form, else ``None``."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != FORM_TYPE:
-        if required:
-            raise OAuthError(
-                "invalid_request",
-                f"the body must be {FORM_TYPE} (RFC 6749 §4.1.3), got {content_type or 'no content type'!r}",
-            )
-        return {}
+    return content_type if content_type == FORM_TYPE else None
+
+
+def not_a_form(request: Request, needs: str) -> OAuthError:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return OAuthError("invalid_request", f"{needs}, got {content_type or 'no content type'!r}")
+
+
+async def read_body_text(request: Request) -> str:
+    """The body as text: at most ``MAX_BODY_BYTES``, UTF-8, or an ``invalid_request``."""
     body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            raise OAuthError("invalid_request", f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    async with contextlib.aclosing(request.stream()) as chunks:  # closed even when we stop reading early
+        async for chunk in chunks:
+            body.extend(chunk)
+            if len(body) > MAX_BODY_BYTES:
+                raise OAuthError("invalid_request", f"the request body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        text = body.decode("utf-8")
+        return body.decode("utf-8")
     except UnicodeDecodeError:
         raise OAuthError("invalid_request", "the request body is not valid UTF-8") from None
-    return parse_pairs(text, where="request body")
+
+
+async def read_form(request: Request, *, required: bool) -> dict[str, str]:
+    """The form body of a POST; ``required`` makes a missing or non-form body an ``invalid_request``."""
+    if form_content_type(request) is None:
+        if required:
+            raise not_a_form(request, f"the body must be {FORM_TYPE} (RFC 6749 section 4.1.3)")
+        return {}
+    return parse_pairs(await read_body_text(request), where="request body")
 
 
 def read_query(request: Request) -> dict[str, str]:
@@ -76,7 +89,7 @@ def scopes_of(params: Mapping[str, str]) -> tuple[str, ...]:
         if not token:
             continue
         if any(ch == '"' or ch == "\\" or not ("\x21" <= ch <= "\x7e") for ch in token):
-            raise OAuthError("invalid_scope", f"scope {token!r} has a character RFC 6749 §3.3 does not allow")
+            raise OAuthError("invalid_scope", f"scope {token!r} has a character RFC 6749 section 3.3 does not allow")
         if token not in scopes:
             scopes.append(token)
     return tuple(scopes)

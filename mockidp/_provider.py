@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -32,6 +32,9 @@ from mockidp._server import serve_in_thread
 from mockidp._state import Grant, ProviderState, Session
 from mockidp._tokens import PROTECTED_CLAIMS, TokenMinter, TokenSet
 from mockidp._transports import async_transport, resolve, sync_transport
+
+if TYPE_CHECKING:
+    from mockidp._forgery import ForgedToken
 
 SESSION_COOKIE = "mockidp_session"
 
@@ -76,7 +79,7 @@ class MockIdP:
         self.clients: dict[str, Client] = {c.client_id: c for c in self.config.clients}
         self.keys = KeyRing(keys or KeyPool(), self.config.algorithm)
         self.state = ProviderState()
-        self.minter = TokenMinter(self.config, self.keys, self.state, self.clock)
+        self.minter = TokenMinter(self.config, self.keys, self.state, self.clock, lambda: self.issuer)
         self.faults = Faults()
         self.requests = RequestLog()
         self._queued_logins: list[User] = []
@@ -162,15 +165,15 @@ class MockIdP:
     def _user_arg(self, user: User | str | Mapping[str, Any] | None) -> User:
         if user is None:
             return self.user
-        if isinstance(user, User):
-            return user if user.sub in self.users else self.add_user(user)
         if isinstance(user, str):
             found = self.find_user(user)
             if found is None:
                 known = ", ".join(u.username for u in self.users.values()) or "none"
                 raise LookupError(f"no user named {user!r}; known users: {known}")
             return found
-        return self.add_user(User.from_dict(user))
+        if not isinstance(user, User):
+            user = User.from_dict(user)
+        return user if user.sub in self.users else self.add_user(user)
 
     def _client_arg(self, client: Client | str | None) -> Client:
         if client is None:
@@ -278,6 +281,13 @@ class MockIdP:
         """Stop publishing an old key (or all but the current one); tokens it signed stop verifying."""
         return self.keys.retire(kid)
 
+    def forge(self, kind: str, **issue: Any) -> ForgedToken:
+        """An access token as ``issue_tokens(**issue)`` would mint it, with the one defect ``kind`` names
+        (``expired``, ``wrong_issuer``, ``alg_none``, ...): for tests that prove an API refuses it."""
+        from mockidp._forgery import forge_access_token
+
+        return forge_access_token(self, kind, **issue)
+
     def jwks(self) -> dict[str, Any]:
         """The public JWK Set, as served at ``jwks_uri``."""
         return self.keys.jwks()
@@ -336,10 +346,11 @@ class MockIdP:
 
     @contextmanager
     def serve(self, host: str = "127.0.0.1", port: int = 0, *, keep_issuer: bool = False) -> Iterator[str]:
-        """Serve the provider on a real socket in a background thread; yields the issuer URL.
+        """Serve the provider on a real socket in a background thread; yields where it listens.
 
-        While it runs, the issuer becomes the loopback URL (plus the configured issuer's path)
-        unless ``keep_issuer`` is set, e.g. when a proxy in front serves the configured issuer.
+        The URL yielded is the loopback URL plus the configured issuer's path. While the block runs,
+        that URL is also the issuer, unless ``keep_issuer`` is set (e.g. when a proxy in front serves
+        the configured issuer).
         """
         path = urlsplit(self.config.issuer).path.rstrip("/")
         with serve_in_thread(self.app, host, port) as base:
@@ -347,6 +358,6 @@ class MockIdP:
             if not keep_issuer:
                 self._issuer = base + path
             try:
-                yield self._issuer
+                yield base + path
             finally:
                 self._issuer = previous

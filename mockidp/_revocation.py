@@ -15,7 +15,7 @@ from mockidp._state import Grant
 
 async def revoke(ex: Exchange) -> Response:
     if ex.request.method != "POST":
-        raise OAuthError("invalid_request", "the revocation endpoint takes POST only (RFC 7009 §2.1)")
+        raise OAuthError("invalid_request", "the revocation endpoint takes POST only (RFC 7009 section 2.1)")
     params = await read_form(ex.request, required=True)
     ex.params.update(params)
     ex.record.params = {k: v for k, v in params.items() if k != "client_secret"}
@@ -24,7 +24,7 @@ async def revoke(ex: Exchange) -> Response:
     await ex.checkpoint()
     value = params.get("token")
     if value is None:
-        raise OAuthError("invalid_request", "token is required (RFC 7009 §2.1)")
+        raise OAuthError("invalid_request", "token is required (RFC 7009 section 2.1)")
     state = ex.idp.state
     grant: Grant | None = None
     revoke_all = False
@@ -44,7 +44,7 @@ async def revoke(ex: Exchange) -> Response:
             if grant.client.client_id != client.client_id:
                 raise OAuthError(
                     "unauthorized_client",
-                    f"the token was issued to another client, not {client.client_id!r} (RFC 7009 §2.1)",
+                    f"the token was issued to another client, not {client.client_id!r} (RFC 7009 section 2.1)",
                 )
             if revoke_all:
                 state.revoke_grant(grant)

@@ -30,7 +30,7 @@ SECRET_PARAMS = frozenset({"client_secret", "password"})
 
 async def token(ex: Exchange) -> Response:
     if ex.request.method != "POST":
-        raise OAuthError("invalid_request", "the token endpoint takes POST only (RFC 6749 §3.2)")
+        raise OAuthError("invalid_request", "the token endpoint takes POST only (RFC 6749 section 3.2)")
     params = await read_form(ex.request, required=True)
     ex.params.update(params)
     ex.record.params = {k: v for k, v in params.items() if k not in SECRET_PARAMS}
@@ -40,7 +40,7 @@ async def token(ex: Exchange) -> Response:
     ex.record.client_id, ex.record.client_auth_method = client.client_id, method
     await ex.checkpoint()
     if grant_type is None:
-        raise OAuthError("invalid_request", "grant_type is required (RFC 6749 §4.1.3)")
+        raise OAuthError("invalid_request", "grant_type is required (RFC 6749 section 4.1.3)")
     handler = _GRANTS.get(grant_type)
     if handler is None or (grant_type == "password" and not ex.idp.config.password_grant):
         supported = [g for g in GRANT_TYPES if g != "password" or ex.idp.config.password_grant]
@@ -52,7 +52,7 @@ async def token(ex: Exchange) -> Response:
     if grant_type not in client.grant_types:
         why = ""
         if grant_type == "client_credentials" and client.is_public:
-            why = " (a public client has no credentials to use it with, RFC 6749 §4.4)"
+            why = " (a public client has no credentials to use it with, RFC 6749 section 4.4)"
         elif grant_type == "password":
             why = " (list 'password' in its grant_types)"
         raise OAuthError(
@@ -94,9 +94,9 @@ async def authorization_code(ex: Exchange, client: Client) -> TokenSet:
             state.revoke_grant(code.grant)
             raise OAuthError(
                 "invalid_grant",
-                "the authorization code was already used; the tokens it issued are now revoked (RFC 6749 §4.1.2)"
+                "the authorization code was already used; the tokens it issued are now revoked (RFC 6749 section 4.1.2)"
                 if issued
-                else "the authorization code was already used, by a redemption that failed (RFC 6749 §4.1.2)",
+                else "the authorization code was already used, by a redemption that failed (RFC 6749 section 4.1.2)",
             )
         code.used = True
     if code.grant.client.client_id != client.client_id:
@@ -109,7 +109,7 @@ async def authorization_code(ex: Exchange, client: Client) -> TokenSet:
     if code.redirect_uri_sent and redirect_uri is None:
         raise OAuthError(
             "invalid_request",
-            "redirect_uri is required: the authorization request sent one (RFC 6749 §4.1.3)",
+            "redirect_uri is required: the authorization request sent one (RFC 6749 section 4.1.3)",
         )
     if redirect_uri is not None and redirect_uri != code.redirect_uri:
         raise OAuthError(
@@ -120,7 +120,7 @@ async def authorization_code(ex: Exchange, client: Client) -> TokenSet:
         if verifier is not None:
             raise OAuthError(
                 "invalid_grant",
-                "code_verifier was sent, but the authorization request had no code_challenge (RFC 9700 §2.1.1)",
+                "code_verifier was sent, but the authorization request had no code_challenge (RFC 9700 section 2.1.1)",
             )
     else:
         if verifier is None:
@@ -128,9 +128,11 @@ async def authorization_code(ex: Exchange, client: Client) -> TokenSet:
                 "invalid_grant", "code_verifier is required: the authorization request sent a code_challenge"
             )
         if not _PKCE_VALUE.match(verifier):
-            raise OAuthError("invalid_grant", "code_verifier must be 43 to 128 unreserved characters (RFC 7636 §4.1)")
+            raise OAuthError(
+                "invalid_grant", "code_verifier must be 43 to 128 unreserved characters (RFC 7636 section 4.1)"
+            )
         if not _pkce_matches(code.code_challenge_method or "plain", code.code_challenge, verifier):
-            raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge (RFC 7636 §4.6)")
+            raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge (RFC 7636 section 4.6)")
     grant = code.grant
     ex.record.user = grant.user.sub if grant.user else None
     return idp.minter.issue(
@@ -156,7 +158,7 @@ async def refresh_token(ex: Exchange, client: Client) -> TokenSet:
             state.revoke_grant(record.grant)
             raise OAuthError(
                 "invalid_grant",
-                "the refresh token was revoked or already used; refresh tokens rotate (RFC 9700 §4.14.2)",
+                "the refresh token was revoked or already used; refresh tokens rotate (RFC 9700 section 4.14.2)",
             )
         if idp.now() >= record.expires_at:
             raise OAuthError("invalid_grant", "the refresh token expired")
@@ -165,7 +167,7 @@ async def refresh_token(ex: Exchange, client: Client) -> TokenSet:
         if extra:
             raise OAuthError(
                 "invalid_scope",
-                f"a refresh may not widen the scope; not granted: {' '.join(extra)} (RFC 6749 §6)",
+                f"a refresh may not widen the scope; not granted: {' '.join(extra)} (RFC 6749 section 6)",
             )
         record.revoked = True
     ex.record.user = grant.user.sub if grant.user else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,8 +45,14 @@ SCOPE_CLAIMS: Mapping[str, frozenset[str]] = {
 STANDARD_CLAIMS = frozenset().union(*SCOPE_CLAIMS.values())
 SUPPORTED_SCOPES = ("openid", *SCOPE_CLAIMS, "offline_access")
 
-#: Claims the provider sets itself; a user's or a caller's extra claims never replace them.
-PROTECTED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "typ"})
+#: OIDC Core §2: the claims an ID token carries besides the user's (``sid``: Front-Channel Logout §3).
+ID_TOKEN_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash", "sid"})
+
+#: Claims the provider sets itself in an ID token or an access token (RFC 9068 §2.2); a caller's
+#: extra claims may not name them, as they would be silently replaced or contradict the token.
+PROTECTED_CLAIMS = frozenset(
+    {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "typ", "scope", "auth_time", "at_hash", "sid"}
+)
 
 
 def claims_for_scopes(user: User, scopes: Iterable[str]) -> dict[str, Any]:
@@ -90,11 +96,20 @@ class TokenSet:
 class TokenMinter:
     """Signs tokens for one provider and records them in its state."""
 
-    def __init__(self, config: ProviderConfig, keys: KeyRing, state: ProviderState, clock: Clock) -> None:
+    def __init__(
+        self,
+        config: ProviderConfig,
+        keys: KeyRing,
+        state: ProviderState,
+        clock: Clock,
+        issuer: Callable[[], str],
+    ) -> None:
         self.config = config
         self.keys = keys
         self.state = state
         self.clock = clock
+        #: The issuer as the provider announces it now (``serve()`` changes it), for ``iss``.
+        self.issuer = issuer
 
     def now(self) -> int:
         return int(self.clock())
@@ -136,7 +151,7 @@ class TokenMinter:
         claims.update(grant.extra_claims)
         claims.update(
             {
-                "iss": self.config.issuer,
+                "iss": self.issuer(),
                 "sub": grant.user.sub if grant.user is not None else grant.client.client_id,
                 "aud": audience[0] if len(audience) == 1 else audience,
                 "exp": now + lifetime,
@@ -164,7 +179,7 @@ class TokenMinter:
         claims.update(grant.extra_claims)
         claims.update(
             {
-                "iss": self.config.issuer,
+                "iss": self.issuer(),
                 "sub": grant.user.sub,
                 "aud": grant.client.client_id,
                 "azp": grant.client.client_id,
@@ -189,15 +204,24 @@ class TokenMinter:
         except (JoseError, ValueError, TypeError) as exc:
             raise invalid_token(f"the token is not a JWT signed by this provider ({exc})") from None
         if header.get("typ") != "at+jwt":
-            raise invalid_token("the token is not an access token (typ is not at+jwt, RFC 9068 §2.1)")
+            raise invalid_token("the token is not an access token (typ is not at+jwt, RFC 9068 section 2.1)")
         with self.state.lock:
             record = self.state.access_tokens.get(str(claims.get("jti")))
         if record is None:
             raise invalid_token("the access token was not issued by this provider instance")
         if record.revoked:
             raise invalid_token("the access token was revoked")
-        if self.now() >= record.expires_at:
+        now = self.now()
+        # The claims are checked too: a token re-signed with other times (a forgery) must not pass.
+        exp, nbf = claims.get("exp"), claims.get("nbf", 0)
+        if not isinstance(exp, int):
+            raise invalid_token("the access token has no whole-number exp (RFC 9068 section 2.2)")
+        if not isinstance(nbf, int):
+            raise invalid_token("the access token's nbf is not a whole number (RFC 7519 section 4.1.5)")
+        if now >= min(record.expires_at, exp):
             raise invalid_token("the access token expired")
+        if now < nbf:
+            raise invalid_token("the access token is not valid yet (nbf)")
         return record, claims
 
     def check_refresh_token(self, value: str) -> RefreshToken | None:

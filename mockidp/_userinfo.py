@@ -23,15 +23,15 @@ async def userinfo(ex: Exchange) -> Response:
     if header is not None:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
-            raise invalid_token("the Authorization header must be 'Bearer <access token>' (RFC 6750 §2.1)")
+            raise invalid_token("the Authorization header must be 'Bearer <access token>' (RFC 6750 section 2.1)")
         token = value.strip()
     if "access_token" in form:
         if token is not None:
-            raise OAuthError("invalid_request", "the access token was sent twice (header and body, RFC 6750 §2)")
+            raise OAuthError("invalid_request", "the access token was sent twice (header and body, RFC 6750 section 2)")
         token = form["access_token"]
     if token is None and "access_token" in ex.request.query_params:
         raise invalid_token(
-            "the access_token query parameter is not supported (RFC 6750 §2.3):"
+            "the access_token query parameter is not supported (RFC 6750 section 2.3):"
             " send 'Authorization: Bearer <access token>'"
         )
     if token is None:
@@ -45,7 +45,7 @@ async def userinfo(ex: Exchange) -> Response:
     if "openid" not in grant.scopes:
         raise OAuthError(
             "insufficient_scope",
-            "the access token lacks the openid scope (OIDC Core §5.3)",
+            "the access token lacks the openid scope (OIDC Core section 5.3)",
             status=403,
             www_authenticate='Bearer realm="mockidp", error="insufficient_scope", scope="openid"',
         )

@@ -75,7 +75,7 @@ def test_credentials_sent_without_form_encoding_are_refused_with_a_hint(
     response = post(provider, SERVICE, basic(client_id, secret, encode=False))
 
     assert invalid_client(response) == (
-        message + "form-urlencode the id and secret before base64 in Basic credentials (RFC 6749 §2.3.1)"
+        message + "form-urlencode the id and secret before base64 in Basic credentials (RFC 6749 section 2.3.1)"
     )
 
 

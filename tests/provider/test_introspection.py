@@ -153,7 +153,7 @@ def test_a_public_client_may_not_introspect(provider: MockIdP) -> None:
     assert response.headers["www-authenticate"] == 'Basic realm="mockidp"'
     assert response.json() == {
         "error": "invalid_client",
-        "error_description": "client 'spa' is public and may not introspect tokens (RFC 7662 §2.1)",
+        "error_description": "client 'spa' is public and may not introspect tokens (RFC 7662 section 2.1)",
     }
 
 
@@ -180,14 +180,17 @@ def test_the_token_parameter_is_required(provider: MockIdP) -> None:
     with httpx2.Client(transport=provider.transport(httpx2)) as client:
         response = client.post(provider.endpoint("introspection_endpoint"), data={"foo": "bar"}, auth=AUTH)
     assert response.status_code == 400
-    assert response.json() == {"error": "invalid_request", "error_description": "token is required (RFC 7662 §2.1)"}
+    assert response.json() == {
+        "error": "invalid_request",
+        "error_description": "token is required (RFC 7662 section 2.1)",
+    }
 
 
 def test_introspection_takes_post_only(provider: MockIdP) -> None:
     with httpx2.Client(transport=provider.transport(httpx2)) as client:
         response = client.get(provider.endpoint("introspection_endpoint"), params={"token": "x"}, auth=AUTH)
     assert response.status_code == 400
-    assert response.json()["error_description"] == "the introspection endpoint takes POST only (RFC 7662 §2.1)"
+    assert response.json()["error_description"] == "the introspection endpoint takes POST only (RFC 7662 section 2.1)"
 
 
 def test_the_request_log_names_the_introspecting_client(provider: MockIdP) -> None:

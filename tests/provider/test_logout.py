@@ -126,7 +126,7 @@ def test_an_unregistered_uri_is_an_error_page_never_a_redirect(provider: MockIdP
 
 def test_a_uri_without_a_hint_or_client_id_is_an_error_page(provider: MockIdP) -> None:
     response = logout(Browser(provider), post_logout_redirect_uri=BYE)
-    error_page(response, "post_logout_redirect_uri needs id_token_hint or client_id to identify the client (§3)")
+    error_page(response, "post_logout_redirect_uri needs id_token_hint or client_id to identify the client (section 3)")
 
 
 def test_client_id_must_match_the_hints_audience(provider: MockIdP) -> None:
@@ -135,7 +135,7 @@ def test_client_id_must_match_the_hints_audience(provider: MockIdP) -> None:
 
     response = logout(browser, id_token_hint=tokens["id_token"], client_id="other")
 
-    error_page(response, "client_id differs from the audience of id_token_hint (§2)")
+    error_page(response, "client_id differs from the audience of id_token_hint (section 2)")
     assert "code" in silent_login(browser)
 
 

@@ -92,7 +92,7 @@ def test_another_clients_token_is_refused_and_survives(provider: MockIdP, kind: 
     assert response.status_code == 400
     assert response.json() == {
         "error": "unauthorized_client",
-        "error_description": "the token was issued to another client, not 'other' (RFC 7009 §2.1)",
+        "error_description": "the token was issued to another client, not 'other' (RFC 7009 section 2.1)",
     }
     assert userinfo_status(provider, tokens["access_token"]) == 200
     assert refresh(provider, tokens["refresh_token"]).status_code == 200
@@ -131,8 +131,8 @@ def test_revocation_needs_client_authentication(provider: MockIdP, auth: tuple[s
 @pytest.mark.parametrize(
     ("method", "kwargs", "message"),
     [
-        ("POST", {"data": {"token_type_hint": "access_token"}}, "token is required (RFC 7009 §2.1)"),
-        ("GET", {"params": {"token": "x"}}, "the revocation endpoint takes POST only (RFC 7009 §2.1)"),
+        ("POST", {"data": {"token_type_hint": "access_token"}}, "token is required (RFC 7009 section 2.1)"),
+        ("GET", {"params": {"token": "x"}}, "the revocation endpoint takes POST only (RFC 7009 section 2.1)"),
     ],
 )
 def test_malformed_revocation_requests_are_invalid_requests(

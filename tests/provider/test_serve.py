@@ -109,19 +109,15 @@ def test_keep_issuer_serves_under_the_configured_issuer(provider: MockIdP) -> No
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
 
-    with provider.serve(port=port, keep_issuer=True) as issuer:
-        metadata = get(f"http://127.0.0.1:{port}{OIDC}").json()
+    with provider.serve(port=port, keep_issuer=True) as url:
+        metadata = get(f"{url}{OIDC}").json()
 
-    assert issuer == provider.issuer == "https://idp.mockidp.test"
+    assert url == f"http://127.0.0.1:{port}"
+    assert provider.issuer == "https://idp.mockidp.test"
     assert metadata["issuer"] == "https://idp.mockidp.test"
     assert metadata["token_endpoint"] == "https://idp.mockidp.test/token"
 
 
-@pytest.mark.xfail(
-    reason="serve(keep_issuer=True) yields the configured issuer, so with port=0 nothing tells the caller"
-    " where the server listens",
-    strict=True,
-)
 def test_keep_issuer_still_tells_where_the_server_listens(provider: MockIdP) -> None:
     with provider.serve(keep_issuer=True) as url:
         assert LOOPBACK.match(url)

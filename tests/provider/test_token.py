@@ -85,7 +85,8 @@ def test_a_code_redeems_once_and_its_reuse_revokes_the_tokens_it_issued(provider
     again = redeem(provider, code, verifier)
 
     assert oauth_error(again) == (
-        "invalid_grant: the authorization code was already used; the tokens it issued are now revoked (RFC 6749 §4.1.2)"
+        "invalid_grant: the authorization code was already used;"
+        " the tokens it issued are now revoked (RFC 6749 section 4.1.2)"
     )
     revoked = userinfo(provider, tokens["access_token"])
     assert revoked.status_code == 401
@@ -98,7 +99,7 @@ def test_a_failed_redemption_uses_the_code_up_and_says_so(provider: MockIdP) -> 
     assert redeem(provider, code, "x" * 43).status_code == 400
 
     assert oauth_error(redeem(provider, code, verifier)) == (
-        "invalid_grant: the authorization code was already used, by a redemption that failed (RFC 6749 §4.1.2)"
+        "invalid_grant: the authorization code was already used, by a redemption that failed (RFC 6749 section 4.1.2)"
     )
 
 
@@ -138,7 +139,7 @@ def test_redirect_uri_is_required_when_the_authorization_request_sent_one(provid
     response = token_request(provider, data, auth=client_auth(provider))
 
     assert oauth_error(response) == (
-        "invalid_request: redirect_uri is required: the authorization request sent one (RFC 6749 §4.1.3)"
+        "invalid_request: redirect_uri is required: the authorization request sent one (RFC 6749 section 4.1.3)"
     )
 
 
@@ -190,10 +191,10 @@ def test_pkce_s256_is_the_rfc_7636_appendix_b_transform(provider: MockIdP) -> No
     ("verifier", "message"),
     [
         (None, "code_verifier is required: the authorization request sent a code_challenge"),
-        ("w" * 43, "code_verifier does not match the code_challenge (RFC 7636 §4.6)"),
-        ("short", "code_verifier must be 43 to 128 unreserved characters (RFC 7636 §4.1)"),
-        ("v" * 42 + "!", "code_verifier must be 43 to 128 unreserved characters (RFC 7636 §4.1)"),
-        ("v" * 129, "code_verifier must be 43 to 128 unreserved characters (RFC 7636 §4.1)"),
+        ("w" * 43, "code_verifier does not match the code_challenge (RFC 7636 section 4.6)"),
+        ("short", "code_verifier must be 43 to 128 unreserved characters (RFC 7636 section 4.1)"),
+        ("v" * 42 + "!", "code_verifier must be 43 to 128 unreserved characters (RFC 7636 section 4.1)"),
+        ("v" * 129, "code_verifier must be 43 to 128 unreserved characters (RFC 7636 section 4.1)"),
     ],
 )
 def test_a_missing_wrong_or_malformed_verifier_is_refused(
@@ -207,7 +208,7 @@ def test_a_plain_challenge_is_not_accepted_as_an_s256_verifier(provider: MockIdP
     verifier = "v" * 43
     code, _ = get_code(provider, False, code_challenge=verifier, code_challenge_method="S256")
     assert oauth_error(redeem(provider, code, verifier)) == (
-        "invalid_grant: code_verifier does not match the code_challenge (RFC 7636 §4.6)"
+        "invalid_grant: code_verifier does not match the code_challenge (RFC 7636 section 4.6)"
     )
 
 
@@ -217,7 +218,8 @@ def test_a_verifier_without_a_challenge_is_refused(provider: MockIdP) -> None:
     response = redeem(provider, code, "v" * 43)
 
     assert oauth_error(response) == (
-        "invalid_grant: code_verifier was sent, but the authorization request had no code_challenge (RFC 9700 §2.1.1)"
+        "invalid_grant: code_verifier was sent,"
+        " but the authorization request had no code_challenge (RFC 9700 section 2.1.1)"
     )
 
 
@@ -300,7 +302,7 @@ def test_reusing_a_rotated_refresh_token_revokes_the_whole_grant(provider: MockI
     reuse = refresh(provider, tokens["refresh_token"])
 
     assert oauth_error(reuse) == (
-        "invalid_grant: the refresh token was revoked or already used; refresh tokens rotate (RFC 9700 §4.14.2)"
+        "invalid_grant: the refresh token was revoked or already used; refresh tokens rotate (RFC 9700 section 4.14.2)"
     )
     assert userinfo(provider, fresh["access_token"]).status_code == 401
     assert userinfo(provider, tokens["access_token"]).status_code == 401
@@ -327,7 +329,7 @@ def test_a_refresh_may_not_widen_the_scope_and_the_token_survives(provider: Mock
     response = refresh(provider, tokens["refresh_token"], scope="openid email phone")
 
     assert oauth_error(response) == (
-        "invalid_scope: a refresh may not widen the scope; not granted: phone (RFC 6749 §6)"
+        "invalid_scope: a refresh may not widen the scope; not granted: phone (RFC 6749 section 6)"
     )
     assert refresh(provider, tokens["refresh_token"]).status_code == 200
 
@@ -399,7 +401,7 @@ def test_a_public_client_may_not_use_client_credentials(provider: MockIdP) -> No
 
     assert oauth_error(response) == (
         "unauthorized_client: client 'spa' may not use client_credentials (a public client has no credentials"
-        " to use it with, RFC 6749 §4.4); it may use authorization_code, refresh_token"
+        " to use it with, RFC 6749 section 4.4); it may use authorization_code, refresh_token"
     )
 
 
@@ -479,7 +481,7 @@ def test_the_password_grant_needs_username_and_password(password_idp: MockIdP) -
 
 def test_grant_type_is_required(provider: MockIdP) -> None:
     response = token_request(provider, {"code": "x"}, auth=client_auth(provider))
-    assert oauth_error(response) == "invalid_request: grant_type is required (RFC 6749 §4.1.3)"
+    assert oauth_error(response) == "invalid_request: grant_type is required (RFC 6749 section 4.1.3)"
 
 
 def test_an_unknown_grant_type_is_unsupported(provider: MockIdP) -> None:
@@ -510,7 +512,7 @@ def post(
 def test_the_token_endpoint_takes_post_only(provider: MockIdP) -> None:
     with httpx2.Client(transport=provider.transport(httpx2)) as client:
         response = client.get(provider.endpoint("token_endpoint"), params={"grant_type": "client_credentials"})
-    assert oauth_error(response) == "invalid_request: the token endpoint takes POST only (RFC 6749 §3.2)"
+    assert oauth_error(response) == "invalid_request: the token endpoint takes POST only (RFC 6749 section 3.2)"
 
 
 @pytest.mark.parametrize(
@@ -518,7 +520,7 @@ def test_the_token_endpoint_takes_post_only(provider: MockIdP) -> None:
 )
 def test_the_body_must_be_a_form(provider: MockIdP, content_type: str | None, shown: str) -> None:
     assert oauth_error(post(provider, b'{"grant_type": "client_credentials"}', content_type)) == (
-        f"invalid_request: the body must be application/x-www-form-urlencoded (RFC 6749 §4.1.3), got {shown}"
+        f"invalid_request: the body must be application/x-www-form-urlencoded (RFC 6749 section 4.1.3), got {shown}"
     )
 
 
@@ -532,7 +534,7 @@ def test_a_form_content_type_with_a_charset_is_a_form(provider: MockIdP) -> None
     [
         (
             b"grant_type=client_credentials&grant_type=password",
-            "parameter 'grant_type' was sent more than once (RFC 6749 §3.1)",
+            "parameter 'grant_type' was sent more than once (RFC 6749 section 3.1)",
         ),
         (b"grant_type=client_credentials&scope=a\xff", "the request body is not valid UTF-8"),
         (b"grant_type=client_credentials&" + b"x" * 65536, "the request body is larger than 65536 bytes"),
