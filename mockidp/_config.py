@@ -108,7 +108,7 @@ class Client:
     client_secret: str | None = None
     redirect_uris: tuple[str, ...] = TEST_REDIRECT_URIS
     post_logout_redirect_uris: tuple[str, ...] = TEST_REDIRECT_URIS
-    grant_types: tuple[GrantType, ...] = ("authorization_code", "refresh_token", "client_credentials")
+    grant_types: tuple[GrantType, ...] = GRANT_TYPES
     token_endpoint_auth_method: AuthMethod | None = None
     scope: tuple[str, ...] | None = None
 

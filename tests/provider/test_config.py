@@ -284,7 +284,7 @@ def test_a_client_with_a_secret_is_confidential_by_default() -> None:
     client = Client(client_id="web", client_secret="s3")
 
     assert (client.token_endpoint_auth_method, client.is_public) == ("client_secret_basic", False)
-    assert client.grant_types == ("authorization_code", "refresh_token", "client_credentials")
+    assert client.grant_types == ("authorization_code", "refresh_token", "client_credentials", "password")
     assert client.redirect_uris == client.post_logout_redirect_uris == DEFAULT_URIS
     assert client.scope is None
 
@@ -293,7 +293,7 @@ def test_a_client_without_a_secret_is_public_and_cannot_use_client_credentials()
     client = Client(client_id="spa")
 
     assert (client.token_endpoint_auth_method, client.is_public) == ("none", True)
-    assert client.grant_types == ("authorization_code", "refresh_token")
+    assert client.grant_types == ("authorization_code", "refresh_token", "password")
 
 
 def test_client_lists_are_stored_as_tuples() -> None:

@@ -401,7 +401,7 @@ def test_a_public_client_may_not_use_client_credentials(provider: MockIdP) -> No
 
     assert oauth_error(response) == (
         "unauthorized_client: client 'spa' may not use client_credentials (a public client has no credentials"
-        " to use it with, RFC 6749 section 4.4); it may use authorization_code, refresh_token"
+        " to use it with, RFC 6749 section 4.4); it may use authorization_code, refresh_token, password"
     )
 
 
@@ -459,15 +459,26 @@ def test_the_password_grant_refuses_a_wrong_password_or_user(
     assert oauth_error(response) == "invalid_grant: wrong username or password"
 
 
-def test_the_password_grant_needs_the_client_to_list_it(key_pool: KeyPool) -> None:
+def test_the_default_client_may_use_the_password_grant_once_the_provider_enables_it(key_pool: KeyPool) -> None:
     idp = MockIdP(ProviderConfig(password_grant=True), keys=key_pool)
-    data = {"grant_type": "password", "username": "alice", "password": "password"}
+    data = {"grant_type": "password", "username": "alice", "password": "password", "scope": "openid"}
 
     response = token_request(idp, data, auth=client_auth(idp))
 
+    assert response.status_code == 200
+    assert set(response.json()) >= {"access_token", "id_token", "refresh_token"}
+
+
+def test_the_password_grant_needs_the_client_to_list_it(key_pool: KeyPool) -> None:
+    client = Client(client_id="web", client_secret="s", grant_types=("authorization_code",))
+    idp = MockIdP(ProviderConfig(password_grant=True, clients=(client,)), keys=key_pool)
+    data = {"grant_type": "password", "username": "alice", "password": "password"}
+
+    response = token_request(idp, data, auth=("web", "s"))
+
     assert oauth_error(response) == (
-        "unauthorized_client: client 'mockidp-client' may not use password (list 'password' in its grant_types);"
-        " it may use authorization_code, refresh_token, client_credentials"
+        "unauthorized_client: client 'web' may not use password (list 'password' in its grant_types);"
+        " it may use authorization_code"
     )
 
 
