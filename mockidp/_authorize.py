@@ -357,9 +357,11 @@ def _authorize(req: AuthorizationRequest) -> Response:
 
     hint = params.get("login_hint")
     hinted = idp.find_user(hint) if hint is not None else None
+    # A user chosen with login_as() is logged in by the next request that may show a login.
+    queued = idp.take_queued_login() if "none" not in prompts and form_action is None else None
     session = idp.current_session(ex.request)
     if session is not None:
-        reason = _why_login_again(req, session, now, prompts, max_age, hinted, form_action)
+        reason = _why_login_again(req, session, now, prompts, max_age, queued or hinted, form_action)
         if reason is not None:
             if "none" in prompts:
                 raise OAuthError("login_required", f"prompt=none, but {reason}")
@@ -374,7 +376,7 @@ def _authorize(req: AuthorizationRequest) -> Response:
             user = idp.find_user(username)
             if user is None:
                 return login_form(req, f"No user named {username!r}.")
-        elif (queued := idp.take_queued_login()) is not None:
+        elif queued is not None:
             user = queued
         elif idp.config.interactive:
             return login_form(req, None)
@@ -421,7 +423,7 @@ def _why_login_again(
     now: float,
     prompts: set[str],
     max_age: int | None,
-    hinted: User | None,
+    wanted: User | None,
     form_action: str | None,
 ) -> str | None:
     """Why the session cannot answer this request (OIDC Core §3.1.2.1), or ``None`` if it can."""
@@ -429,7 +431,7 @@ def _why_login_again(
         return "max_age=0 asks for a new login"  # the same as prompt=login (OIDC Core §3.1.2.1)
     if max_age is not None and now - session.auth_time > max_age:
         return "the session is older than max_age"
-    if hinted is not None and hinted.sub != session.user.sub:
+    if wanted is not None and wanted.sub != session.user.sub:
         return "login_hint names another user"
     if "login" in prompts:
         return "prompt=login asks for a new login"

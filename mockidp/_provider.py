@@ -35,6 +35,8 @@ from mockidp._transports import async_transport, resolve, sync_transport
 
 if TYPE_CHECKING:
     from mockidp._forgery import ForgedToken
+    from mockidp._login import LoginResult
+    from mockidp.testing import LoginRedirect
 
 SESSION_COOKIE = "mockidp_session"
 
@@ -83,6 +85,7 @@ class MockIdP:
         self.faults = Faults()
         self.requests = RequestLog()
         self._queued_logins: list[User] = []
+        self._tamper: str | None = None
         self._app: Starlette | None = None
         self._lock = threading.Lock()
         self._transports: dict[tuple[str, bool], Any] = {}
@@ -186,7 +189,8 @@ class MockIdP:
         return self.clients[client_id]
 
     def login_as(self, user: User | str | Mapping[str, Any]) -> User:
-        """Log ``user`` in at the next authorization request that needs a login, instead of the default.
+        """Log ``user`` in at the next authorization request (not ``prompt=none``), instead of the default
+        user or the login form; an IdP session of another user does not stand in the way.
 
         Takes a username (or sub or email) of a known user, a ``User``, or claims for a new user.
         """
@@ -288,6 +292,25 @@ class MockIdP:
 
         return forge_access_token(self, kind, **issue)
 
+    def tamper_next_id_token(self, kind: str) -> None:
+        """Make the next token response carry an ID token with one defect (``nonce``, ``iss``, ``aud``,
+        ``signature``, ``expired``, ``alg_none``, ``unknown_kid``, ``at_hash``): the app must refuse it."""
+        from mockidp._forgery import TAMPER_KINDS, check_kind
+
+        check_kind(kind, TAMPER_KINDS)
+        with self._lock:
+            self._tamper = kind
+
+    def apply_tamper(self, tokens: TokenSet) -> TokenSet:
+        """``tokens``, with the ID token tampered if ``tamper_next_id_token`` asked for it."""
+        with self._lock:
+            kind, self._tamper = self._tamper, None
+        if kind is None or tokens.id_token is None:
+            return tokens
+        from mockidp._forgery import tamper_id_token
+
+        return dataclasses.replace(tokens, id_token=tamper_id_token(self, tokens.id_token, kind))
+
     def jwks(self) -> dict[str, Any]:
         """The public JWK Set, as served at ``jwks_uri``."""
         return self.keys.jwks()
@@ -309,6 +332,105 @@ class MockIdP:
     def slow(self, endpoint: str, seconds: float, *, times: int = 1) -> Fault:
         """Make the next ``times`` calls of ``endpoint`` wait ``seconds`` (real time) before answering."""
         return self.faults.add(endpoint, error=None, delay=seconds, times=times)
+
+    # -- simulated logins (see mockidp._login) ---------------------------------------------------
+
+    def _flow(self, path: str, user: User | str | Mapping[str, Any] | None, claims: dict[str, Any], **kw: Any) -> Any:
+        from mockidp._login import Flow
+
+        if claims:
+            user = self._adhoc_user(user, claims)
+        if user is not None:
+            self.login_as(user)
+        return Flow(self, path, **kw)
+
+    def _adhoc_user(self, user: User | str | Mapping[str, Any] | None, claims: dict[str, Any]) -> User:
+        if isinstance(user, (User, Mapping)):
+            raise TypeError("pass claims with a username (or alone), not with a User or a mapping")
+        if user is None:
+            user = str(claims.pop("sub", None) or f"user-{len(self.users) + 1}")
+        existing = self.find_user(user)
+        if existing is not None:
+            raise ValueError(f"user {user!r} already exists; log it in by name, without claims")
+        return self.add_user(user, **claims)
+
+    def login(
+        self,
+        client: Any,
+        path: str = "/",
+        *,
+        user: User | str | Mapping[str, Any] | None = None,
+        tamper: str | None = None,
+        **claims: Any,
+    ) -> LoginResult:
+        """Log a user in to the app behind ``client`` (a Starlette ``TestClient`` or an httpx client).
+
+        Requests ``path``, follows the app's redirect to this provider, logs in ``user`` (a known
+        username, a ``User``, claims for a new user as keywords, or by default the first user; an
+        existing IdP session logs in silently), returns to the app's callback and follows the app's
+        redirects. Returns the final response and every hop (``.trail``); raises ``LoginError``
+        saying where and why when the flow breaks. ``tamper`` hands the app a bad ID token instead.
+        """
+        from mockidp._login import drive
+
+        if tamper is not None:
+            self.tamper_next_id_token(tamper)
+        flow = self._flow(path, user, claims, deny=False, expect_failure=tamper is not None)
+        return drive(self, client, flow, flow.run())
+
+    async def alogin(
+        self,
+        client: Any,
+        path: str = "/",
+        *,
+        user: User | str | Mapping[str, Any] | None = None,
+        tamper: str | None = None,
+        **claims: Any,
+    ) -> LoginResult:
+        """``login`` for an async client (``httpx.AsyncClient`` on the app)."""
+        from mockidp._login import adrive
+
+        if tamper is not None:
+            self.tamper_next_id_token(tamper)
+        flow = self._flow(path, user, claims, deny=False, expect_failure=tamper is not None)
+        return await adrive(self, client, flow, flow.run())
+
+    def refuse(self, client: Any, path: str = "/") -> LoginResult:
+        """Like ``login``, but the user denies the request: the app gets ``error=access_denied`` back."""
+        from mockidp._login import drive
+
+        flow = self._flow(path, None, {}, deny=True, expect_failure=True)
+        return drive(self, client, flow, flow.run())
+
+    async def arefuse(self, client: Any, path: str = "/") -> LoginResult:
+        """``refuse`` for an async client."""
+        from mockidp._login import adrive
+
+        flow = self._flow(path, None, {}, deny=True, expect_failure=True)
+        return await adrive(self, client, flow, flow.run())
+
+    def logout(self, client: Any, path: str = "/logout") -> LoginResult:
+        """GET the app's logout ``path``, follow it through this provider's end-session endpoint and back."""
+        from mockidp._login import drive
+
+        flow = self._flow(path, None, {}, deny=False, expect_failure=True)
+        return drive(self, client, flow, flow.run_logout())
+
+    async def alogout(self, client: Any, path: str = "/logout") -> LoginResult:
+        """``logout`` for an async client."""
+        from mockidp._login import adrive
+
+        flow = self._flow(path, None, {}, deny=False, expect_failure=True)
+        return await adrive(self, client, flow, flow.run_logout())
+
+    def assert_login_redirect(
+        self, response: Any, *, scopes: Iterable[str] | None = None, pkce: bool = True
+    ) -> LoginRedirect:
+        """Assert ``response`` redirects to this provider's authorization endpoint with a sound OIDC
+        request (see ``mockidp.testing.assert_login_redirect``); returns the parsed request."""
+        from mockidp.testing import assert_login_redirect
+
+        return assert_login_redirect(self, response, scopes=scopes, pkce=pkce)
 
     # -- serving --------------------------------------------------------------------------------
 

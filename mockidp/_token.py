@@ -60,7 +60,7 @@ async def token(ex: Exchange) -> Response:
             f"client {client.client_id!r} may not use {grant_type}{why};"
             f" it may use {', '.join(client.grant_types) or 'no grant type'}",
         )
-    tokens = await handler(ex, client)
+    tokens = ex.idp.apply_tamper(await handler(ex, client))
     ex.record.scopes = tuple(tokens.scope.split())
     return json_response(tokens.as_dict())
 

@@ -1,1 +1,57 @@
-"""mockidp pytest plugin."""
+"""pytest plugin for mockidp: an in-process OpenID provider per test, and fixtures to test apps against it.
+
+Registered through the ``pytest11`` entry point ``mockidp``; disable with ``-p no:mockidp``. Start-up
+stays cheap: the provider (Starlette, joserfc, ...) is imported only when a fixture is used.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_mockidp._fixtures import (
+    app,
+    app_client,
+    async_app_client,
+    forged_token,
+    idp,
+    idp_env,
+    idp_live,
+    make_idp,
+    mockidp_config,
+    mockidp_keys,
+    tampered_id_token,
+)
+from pytest_mockidp._options import add_options
+
+__all__ = [
+    "app",
+    "app_client",
+    "async_app_client",
+    "forged_token",
+    "idp",
+    "idp_env",
+    "idp_live",
+    "make_idp",
+    "mockidp_config",
+    "mockidp_keys",
+    "tampered_id_token",
+]
+
+pytest.register_assert_rewrite("mockidp.testing")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "mockidp(**options): configure this test's provider; options are ProviderConfig fields"
+        " (users, clients, algorithm, issuer, strict, interactive, ...). See README.md#configuration",
+    )
+    config.addinivalue_line(
+        "markers",
+        "app_factory(factory, *args, **kwargs): build the `app` fixture by calling factory (a callable or"
+        " 'package.module:name') with these arguments. See README.md#the-app-fixture",
+    )
