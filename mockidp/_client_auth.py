@@ -17,6 +17,8 @@ from urllib.parse import unquote_plus
 
 from mockidp._config import Client
 from mockidp._errors import OAuthError, invalid_client
+from mockidp._http import Exchange
+from mockidp._params import read_form
 
 _ENCODE_HINT = "form-urlencode the id and secret before base64 in Basic credentials (RFC 6749 section 2.3.1)"
 
@@ -85,3 +87,25 @@ def authenticate_client(
             raise invalid_client(f"wrong client_secret for client {client_id!r}: {_ENCODE_HINT}")
         raise invalid_client(f"wrong client_secret for client {client_id!r}")
     return client, method
+
+
+#: Parameters the request log leaves out: a client's secret and a user's password.
+SECRET_PARAMS = frozenset({"client_secret", "password"})
+
+
+async def authenticated_form(ex: Exchange, endpoint: str, spec: str) -> tuple[Client, dict[str, str]]:
+    """The form of a back-channel POST (token, introspection, revocation) and the client that sent it.
+
+    ``endpoint`` and ``spec`` name the endpoint and its spec section for the error a non-POST gets. The request
+    log gets the parameters (without secrets), the grant type, and the client as soon as it is known.
+    """
+    if ex.request.method != "POST":
+        raise OAuthError("invalid_request", f"the {endpoint} takes POST only ({spec})")
+    params = await read_form(ex.request, required=True)
+    ex.params.update(params)
+    ex.record.params = {k: v for k, v in params.items() if k not in SECRET_PARAMS}
+    ex.record.grant_type = params.get("grant_type")
+    ex.record.client_id = params.get("client_id")
+    client, method = authenticate_client(ex.idp.clients, params, ex.request.headers.get("authorization"))
+    ex.record.client_id, ex.record.client_auth_method = client.client_id, method
+    return client, params

@@ -6,20 +6,13 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mockidp._client_auth import authenticate_client
+from mockidp._client_auth import authenticated_form
 from mockidp._errors import OAuthError, invalid_client
 from mockidp._http import Exchange, json_response
-from mockidp._params import read_form
 
 
 async def introspect(ex: Exchange) -> Response:
-    if ex.request.method != "POST":
-        raise OAuthError("invalid_request", "the introspection endpoint takes POST only (RFC 7662 section 2.1)")
-    params = await read_form(ex.request, required=True)
-    ex.params.update(params)
-    ex.record.params = {k: v for k, v in params.items() if k != "client_secret"}
-    client, method = authenticate_client(ex.idp.clients, params, ex.request.headers.get("authorization"))
-    ex.record.client_id, ex.record.client_auth_method = client.client_id, method
+    client, params = await authenticated_form(ex, "introspection endpoint", "RFC 7662 section 2.1")
     if client.is_public:
         raise invalid_client(
             f"client {client.client_id!r} is public and may not introspect tokens (RFC 7662 section 2.1)"

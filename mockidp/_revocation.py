@@ -6,21 +6,14 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from mockidp._client_auth import authenticate_client
+from mockidp._client_auth import authenticated_form
 from mockidp._errors import OAuthError
 from mockidp._http import Exchange
-from mockidp._params import read_form
 from mockidp._state import Grant
 
 
 async def revoke(ex: Exchange) -> Response:
-    if ex.request.method != "POST":
-        raise OAuthError("invalid_request", "the revocation endpoint takes POST only (RFC 7009 section 2.1)")
-    params = await read_form(ex.request, required=True)
-    ex.params.update(params)
-    ex.record.params = {k: v for k, v in params.items() if k != "client_secret"}
-    client, method = authenticate_client(ex.idp.clients, params, ex.request.headers.get("authorization"))
-    ex.record.client_id, ex.record.client_auth_method = client.client_id, method
+    client, params = await authenticated_form(ex, "revocation endpoint", "RFC 7009 section 2.1")
     await ex.checkpoint()
     value = params.get("token")
     if value is None:

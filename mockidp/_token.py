@@ -14,30 +14,20 @@ from collections.abc import Awaitable, Callable
 from starlette.responses import Response
 
 from mockidp._authorize import _PKCE_VALUE
-from mockidp._client_auth import authenticate_client
+from mockidp._client_auth import authenticated_form
 from mockidp._config import GRANT_TYPES, Client
 from mockidp._errors import OAuthError
 from mockidp._http import Exchange, json_response
-from mockidp._params import read_form, scopes_of
+from mockidp._params import scopes_of
 from mockidp._state import Grant, RefreshToken, new_id
 from mockidp._tokens import TokenSet
 
 Handler = Callable[[Exchange, Client], Awaitable[TokenSet]]
 
-#: Parameters the request log leaves out: a client's secret and a user's password.
-SECRET_PARAMS = frozenset({"client_secret", "password"})
-
 
 async def token(ex: Exchange) -> Response:
-    if ex.request.method != "POST":
-        raise OAuthError("invalid_request", "the token endpoint takes POST only (RFC 6749 section 3.2)")
-    params = await read_form(ex.request, required=True)
-    ex.params.update(params)
-    ex.record.params = {k: v for k, v in params.items() if k not in SECRET_PARAMS}
+    client, params = await authenticated_form(ex, "token endpoint", "RFC 6749 section 3.2")
     grant_type = params.get("grant_type")
-    ex.record.grant_type = grant_type
-    client, method = authenticate_client(ex.idp.clients, params, ex.request.headers.get("authorization"))
-    ex.record.client_id, ex.record.client_auth_method = client.client_id, method
     await ex.checkpoint()
     if grant_type is None:
         raise OAuthError("invalid_request", "grant_type is required (RFC 6749 section 4.1.3)")

@@ -302,7 +302,7 @@ def test_the_log_records_each_request_in_protocol_terms(provider: MockIdP) -> No
     assert str(authorize) == "GET authorize -> 302 client_id=mockidp-client"
     assert str(code) == "POST token -> 200 grant_type=authorization_code client_id=mockidp-client"
     assert str(bad) == (
-        "POST token -> 401 grant_type=client_credentials"
+        "POST token -> 401 grant_type=client_credentials client_id=mockidp-client"
         " error=invalid_client (wrong client_secret for client 'mockidp-client')"
     )
 
