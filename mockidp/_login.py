@@ -14,7 +14,7 @@ import html.parser
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urljoin, urlsplit
 
 from mockidp._authorize import ACTION_FIELD, USERNAME_FIELD
 from mockidp._config import User
@@ -69,6 +69,8 @@ class LoginResult:
 
 class LoginError(AssertionError):
     """A simulated login broke; the message says where and why, then lists the hops."""
+
+    __module__ = "mockidp.testing"  # where users import it from, and what a traceback shows
 
     def __init__(self, message: str, trail: list[Hop]) -> None:
         lines = [f"mockidp: {message}"]
@@ -130,6 +132,7 @@ class Flow:
 
     def _within_app(self, step: Step) -> Generator[Step, Any, tuple[Step, Any]]:
         """Send ``step`` to the app and follow the app's own redirects; stop at one to the provider."""
+        __tracebackhide__ = True
         response = yield from self._send(step)
         for _ in range(MAX_HOPS):
             location = _location(step, response)
@@ -139,17 +142,9 @@ class Flow:
             response = yield from self._send(step)
         raise self.fail(f"the app redirected more than {MAX_HOPS} times without settling")
 
-    def run(self) -> Generator[Step, Any, Any]:
-        step, response = yield from self._within_app(Step("app", "GET", self.path))
-        authorize_url = _location(step, response)
-        if not self._is_authorize(authorize_url):
-            got = f"a redirect to {authorize_url}" if authorize_url else f"{response.status_code} (not a redirect)"
-            raise self.fail(
-                f"the app did not redirect to the provider: GET {step.url} answered {got}; expected a redirect"
-                f" to {self.idp.endpoint('authorization_endpoint')}"
-            )
-        if authorize_url is None:  # pragma: no cover - _is_authorize already refused None
-            raise self.fail("no authorization URL")
+    def _authorize(self, authorize_url: str) -> Generator[Step, Any, Step]:
+        """Answer the authorization request as the user would; returns the request back to the app."""
+        __tracebackhide__ = True
         params = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
         if self.deny:
             form = {**params, ACTION_FIELD: "deny"}
@@ -164,27 +159,45 @@ class Flow:
             answer = yield from self._send(Step("idp", "POST", self.idp.endpoint("authorization_endpoint"), form))
         back = _location(idp_step, answer)
         if back is not None:
-            callback = Step("app", "GET", back)
-        elif answer.status_code == 200 and "<form" in answer.text:
+            return Step("app", "GET", back)
+        if answer.status_code == 200 and "<form" in answer.text:
             action, fields = parse_form(answer.text)  # response_mode=form_post
-            callback = Step("app", "POST", action or "", fields)
-        else:
-            raise self.fail(f"the provider refused the authorization request: {_page_error(answer.text)}")
+            return Step("app", "POST", action or "", fields)
+        raise self.fail(f"the provider refused the authorization request: {_page_error(answer.text)}")
+
+    def run(self) -> Generator[Step, Any, Any]:
+        __tracebackhide__ = True
+        step, response = yield from self._within_app(Step("app", "GET", self.path))
+        authorize_url = _location(step, response)
+        if authorize_url is None or not self._is_authorize(authorize_url):
+            got = f"a redirect to {authorize_url}" if authorize_url else f"{response.status_code} (not a redirect)"
+            raise self.fail(
+                f"the app did not redirect to the provider: GET {step.url} answered {got}; expected a redirect"
+                f" to {self.idp.endpoint('authorization_endpoint')}"
+            )
+        callback = yield from self._authorize(authorize_url)
         step, response = yield from self._within_app(callback)
+        retry = _location(step, response)
+        if retry is not None and self._is_authorize(retry) and _callback_error(callback) is not None:
+            # The provider answered with an error (login_required after prompt=none, ...) and the app
+            # asks again, as apps that try a silent login first do: a browser follows, once.
+            callback = yield from self._authorize(retry)
+            step, response = yield from self._within_app(callback)
         if self._is_authorize(_location(step, response)):
             raise self.fail(
                 "the app sent the browser back to the provider after the callback (a login loop); "
-                + self._token_diagnosis()
+                + self._diagnosis(callback)
             )
         if response.status_code >= 400 and not self.expect_failure:
             raise self.fail(
                 f"the app answered {response.status_code} after the login ({step.method} {step.url}); "
-                + self._token_diagnosis()
+                + self._diagnosis(callback)
             )
         return response
 
     def run_logout(self) -> Generator[Step, Any, Any]:
         """GET the app's logout path, through the provider's end-session endpoint, and back to the app."""
+        __tracebackhide__ = True
         end_session = self.idp.endpoint("end_session_endpoint")
         step, response = yield from self._within_app(Step("app", "GET", self.path))
         location = _location(step, response)
@@ -204,7 +217,11 @@ class Flow:
         _, response = yield from self._within_app(Step("app", "GET", back))
         return response
 
-    def _token_diagnosis(self) -> str:
+    def _diagnosis(self, callback: Step) -> str:
+        """Why the app did not log the user in, from what the provider sent back and its request log."""
+        error = _callback_error(callback)
+        if error is not None:
+            return f"the provider sent the app error={error}"
         records = self.idp.requests[self.first_record :]
         token_requests = [r for r in records if r.endpoint == "token"]
         if not token_requests:
@@ -216,6 +233,16 @@ class Flow:
         if last.error:
             return f"the app's token request was rejected by the provider: {last.error}: {last.error_description}"
         return "the provider issued tokens, so the app refused them or failed after redeeming the code"
+
+
+def _callback_error(callback: Step) -> str | None:
+    """The OAuth error (and its description) the provider sent the app to its callback with, if any."""
+    params = callback.form if callback.form is not None else dict(parse_qsl(urlsplit(callback.url).query))
+    error = params.get("error")
+    if error is None:
+        return None
+    description = params.get("error_description")
+    return f"{error} ({description})" if description else error
 
 
 def _page_error(text: str) -> str:
@@ -236,14 +263,22 @@ def package_of(client: Any) -> Any:
 Steps = Generator[Step, Any, Any]
 
 
+def _app_raised(flow: Flow, step: Step, exc: Exception) -> LoginError:
+    return flow.fail(f"{step.method} {step.url} raised {type(exc).__name__}: {exc}")
+
+
 def drive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginResult:
     """Pump ``steps`` (of ``flow``) with a sync client."""
+    __tracebackhide__ = True
     transport = idp.transport(package_of(client))
     try:
         step = next(steps)
         while True:
             if step.target == "app":
-                response = client.request(step.method, step.url, data=step.form, follow_redirects=False)
+                try:
+                    response = client.request(step.method, step.url, data=step.form, follow_redirects=False)
+                except Exception as exc:  # the app raised (a TestClient re-raises), or the request failed
+                    raise _app_raised(flow, step, exc) from exc
             else:
                 request = client.build_request(step.method, step.url, data=step.form)
                 response = transport.handle_request(request)
@@ -257,12 +292,16 @@ def drive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginResult:
 
 async def adrive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginResult:
     """Pump ``steps`` (of ``flow``) with an async client."""
+    __tracebackhide__ = True
     transport = idp.async_transport(package_of(client))
     try:
         step = next(steps)
         while True:
             if step.target == "app":
-                response = await client.request(step.method, step.url, data=step.form, follow_redirects=False)
+                try:
+                    response = await client.request(step.method, step.url, data=step.form, follow_redirects=False)
+                except Exception as exc:  # the app raised (an ASGITransport re-raises), or the request failed
+                    raise _app_raised(flow, step, exc) from exc
             else:
                 request = client.build_request(step.method, step.url, data=step.form)
                 response = await transport.handle_async_request(request)

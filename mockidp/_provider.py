@@ -371,6 +371,7 @@ class MockIdP:
         redirects. Returns the final response and every hop (``.trail``); raises ``LoginError``
         saying where and why when the flow breaks. ``tamper`` hands the app a bad ID token instead.
         """
+        __tracebackhide__ = True  # a failing login shows the test's line, not this method
         from mockidp._login import drive
 
         if tamper is not None:
@@ -388,6 +389,7 @@ class MockIdP:
         **claims: Any,
     ) -> LoginResult:
         """``login`` for an async client (``httpx.AsyncClient`` on the app)."""
+        __tracebackhide__ = True  # a failing login shows the test's line, not this method
         from mockidp._login import adrive
 
         if tamper is not None:
@@ -397,6 +399,7 @@ class MockIdP:
 
     def refuse(self, client: Any, path: str = "/") -> LoginResult:
         """Like ``login``, but the user denies the request: the app gets ``error=access_denied`` back."""
+        __tracebackhide__ = True  # a failing login shows the test's line, not this method
         from mockidp._login import drive
 
         flow = self._flow(path, None, {}, deny=True, expect_failure=True)
@@ -404,6 +407,7 @@ class MockIdP:
 
     async def arefuse(self, client: Any, path: str = "/") -> LoginResult:
         """``refuse`` for an async client."""
+        __tracebackhide__ = True  # a failing login shows the test's line, not this method
         from mockidp._login import adrive
 
         flow = self._flow(path, None, {}, deny=True, expect_failure=True)
@@ -411,6 +415,7 @@ class MockIdP:
 
     def logout(self, client: Any, path: str = "/logout") -> LoginResult:
         """GET the app's logout ``path``, follow it through this provider's end-session endpoint and back."""
+        __tracebackhide__ = True  # a failing login shows the test's line, not this method
         from mockidp._login import drive
 
         flow = self._flow(path, None, {}, deny=False, expect_failure=True)
@@ -418,6 +423,7 @@ class MockIdP:
 
     async def alogout(self, client: Any, path: str = "/logout") -> LoginResult:
         """``logout`` for an async client."""
+        __tracebackhide__ = True  # a failing login shows the test's line, not this method
         from mockidp._login import adrive
 
         flow = self._flow(path, None, {}, deny=False, expect_failure=True)
@@ -428,6 +434,7 @@ class MockIdP:
     ) -> LoginRedirect:
         """Assert ``response`` redirects to this provider's authorization endpoint with a sound OIDC
         request (see ``mockidp.testing.assert_login_redirect``); returns the parsed request."""
+        __tracebackhide__ = True  # a failing login shows the test's line, not this method
         from mockidp.testing import assert_login_redirect
 
         return assert_login_redirect(self, response, scopes=scopes, pkce=pkce)

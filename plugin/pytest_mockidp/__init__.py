@@ -9,6 +9,9 @@ from __future__ import annotations
 import pytest
 
 from pytest_mockidp._fixtures import (
+    _mockidp_anyio_app_client as _mockidp_anyio_app_client,
+)
+from pytest_mockidp._fixtures import (
     app,
     app_client,
     async_app_client,
@@ -21,7 +24,7 @@ from pytest_mockidp._fixtures import (
     mockidp_keys,
     tampered_id_token,
 )
-from pytest_mockidp._options import add_options
+from pytest_mockidp._options import add_options, configure
 
 __all__ = [
     "app",
@@ -37,14 +40,17 @@ __all__ = [
     "tampered_id_token",
 ]
 
-pytest.register_assert_rewrite("mockidp.testing")
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    configure(config)
+    if config.pluginmanager.has_plugin("asyncio"):
+        from pytest_mockidp import _asyncio
+
+        config.pluginmanager.register(_asyncio, "mockidp-asyncio")
     config.addinivalue_line(
         "markers",
         "mockidp(**options): configure this test's provider; options are ProviderConfig fields"
@@ -52,6 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
-        "app_factory(factory, *args, **kwargs): build the `app` fixture by calling factory (a callable or"
-        " 'package.module:name') with these arguments. See README.md#the-app-fixture",
+        "app_factory(factory, *args, **kwargs): build the `app` fixture by calling factory ('package.module:name',"
+        " or a callable; a callable alone goes in .with_args(create_app)) with these arguments."
+        " See README.md#the-app-fixture",
     )

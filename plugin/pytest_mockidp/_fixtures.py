@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +20,6 @@ if TYPE_CHECKING:
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
-class AppFactoryError(Exception):
-    """The ``app`` fixture could not build the app: which factory, from where, and what went wrong."""
-
-
 @pytest.fixture(scope="session")
 def mockidp_keys() -> KeyPool:
     """Signing keys shared by every provider of the session (an RSA key takes ~40 ms to make)."""
@@ -32,23 +28,43 @@ def mockidp_keys() -> KeyPool:
     return KeyPool()
 
 
+def _marker_problem(kwargs: dict[str, Any]) -> str | None:
+    """What is wrong with a marker's option names: an unknown one, with the nearest known name."""
+    import dataclasses
+    import difflib
+
+    from mockidp import ProviderConfig
+
+    known = sorted(f.name for f in dataclasses.fields(ProviderConfig))
+    for name in kwargs:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            return f"unknown option {name!r}{hint}; the options are ProviderConfig fields: {', '.join(known)}"
+    return None
+
+
 @pytest.fixture
 def mockidp_config(request: pytest.FixtureRequest) -> ProviderConfig:
     """This test's ProviderConfig: --mockidp-*/ini defaults, then @pytest.mark.mockidp from module to test."""
     from mockidp import ConfigError, ProviderConfig
 
     values = suite_defaults(request.config)
-    for marker in reversed(list(request.node.iter_markers("mockidp"))):
+    problem = None
+    for node, marker in reversed(list(request.node.iter_markers_with_node("mockidp"))):
+        where = f"@pytest.mark.mockidp on {node.nodeid or node.name}"
         if marker.args:
-            pytest.fail(
-                f"@pytest.mark.mockidp takes keyword arguments only (ProviderConfig fields), got {marker.args!r}",
-                pytrace=False,
-            )
+            problem = f"{where}: takes keyword arguments only (ProviderConfig fields), got {marker.args!r}"
+        elif (wrong := _marker_problem(marker.kwargs)) is not None:
+            problem = f"{where}: {wrong}"
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
         values.update(marker.kwargs)
     try:
         return ProviderConfig.from_dict(values)
     except (ConfigError, TypeError) as exc:
-        pytest.fail(f"@pytest.mark.mockidp: {exc}", pytrace=False)
+        problem = f"@pytest.mark.mockidp: {exc}"
+    pytest.fail(problem, pytrace=False)
 
 
 @pytest.fixture
@@ -133,50 +149,54 @@ def idp_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def _resolve(spec: str, source: str) -> Callable[..., Any]:
+    """The callable ``package.module:name`` (or ``package.module.name``) names; fails the test saying why not."""
     module_name, sep, attribute = spec.partition(":")
     if not sep:
         module_name, _, attribute = spec.rpartition(".")
     if not module_name or not attribute:
-        raise AppFactoryError(f"{source}: expected 'package.module:callable', got {spec!r}")
+        pytest.fail(f"{source}: expected 'package.module:callable', got {spec!r}", pytrace=False)
+    problem = None
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise AppFactoryError(f"{source}: cannot import {module_name!r} ({exc})") from exc
-    try:
-        factory = getattr(module, attribute)
-    except AttributeError:
-        raise AppFactoryError(f"{source}: module {module_name!r} has no attribute {attribute!r}") from None
-    if not callable(factory):
-        raise AppFactoryError(f"{source}: {spec!r} is not callable")
-    return factory  # type: ignore[no-any-return]
+        problem = f"{source}: cannot import {module_name!r}: {type(exc).__name__}: {exc}"
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+    factory: Callable[..., Any] | None = getattr(module, attribute, None)
+    if factory is None:
+        pytest.fail(f"{source}: the module {module_name!r} has no attribute {attribute!r}", pytrace=False)
+    return factory
 
 
 @pytest.fixture
 def app(request: pytest.FixtureRequest, idp_env: dict[str, str]) -> Any:
     """The app under test, built by its factory after idp_env: @pytest.mark.app_factory or mockidp_app_factory."""
+    __tracebackhide__ = True
     marker = request.node.get_closest_marker("app_factory")
     if marker is not None:
         source = "@pytest.mark.app_factory"
         if not marker.args:
-            raise AppFactoryError(f"{source} needs the factory as its first argument")
+            pytest.fail(f"{source} needs the factory first: a callable or 'package.module:callable'", pytrace=False)
         target, args, kwargs = marker.args[0], marker.args[1:], marker.kwargs
     else:
         source = "the ini option mockidp_app_factory"
         target = request.config.getini("mockidp_app_factory")
         args, kwargs = (), {}
         if not target:
-            raise AppFactoryError(
-                "no app factory: set the ini option mockidp_app_factory = package.module:create_app, mark the test"
-                " @pytest.mark.app_factory(create_app), or define your own `app` fixture"
+            pytest.fail(
+                "no app factory: set the ini option mockidp_app_factory = package.module:create_app, mark the"
+                " test @pytest.mark.app_factory('package.module:create_app'), or define your own `app` fixture",
+                pytrace=False,
             )
     factory = _resolve(target, source) if isinstance(target, str) else target
     if not callable(factory):
-        raise AppFactoryError(f"{source}: {factory!r} is not callable")
+        pytest.fail(f"{source}: {target!r} is not callable", pytrace=False)
     name = getattr(factory, "__qualname__", repr(factory))
     try:
         return factory(*args, **kwargs)
     except Exception as exc:
-        raise AppFactoryError(f"{source}: the factory {name} failed: {type(exc).__name__}: {exc}") from exc
+        exc.add_note(f"mockidp: the app factory {name} (from {source}) raised this while building the `app` fixture")
+        raise
 
 
 @pytest.fixture
@@ -189,11 +209,39 @@ def app_client(app: Any, idp: MockIdP) -> Iterator[Any]:
 
 
 @pytest.fixture
-def async_app_client(app: Any, idp: MockIdP) -> Any:
-    """An async httpx2 (or httpx) client on `app`, for async tests; IdP URLs routed, redirects not followed."""
-    from pytest_mockidp._clients import routed_async_client
+def async_app_client(request: pytest.FixtureRequest, app: Any, idp: MockIdP) -> Any:
+    """An async httpx2 client on `app` for pytest-asyncio and anyio tests: lifespan run, IdP URLs routed."""
+    __tracebackhide__ = True
+    if "anyio_backend" in request.fixturenames:
+        return request.getfixturevalue("_mockidp_anyio_app_client")
+    marker = request.node.get_closest_marker("asyncio")
+    if marker is not None and request.config.pluginmanager.has_plugin("asyncio"):
+        from pytest_mockidp._asyncio import fixture_name
 
-    return routed_async_client(app)
+        scope = marker.kwargs.get("loop_scope") or request.config.getini("asyncio_default_test_loop_scope")
+        return request.getfixturevalue(fixture_name(scope or "function"))
+    pytest.fail(
+        "async_app_client runs the app's lifespan on the test's event loop: use it in a test marked"
+        " @pytest.mark.asyncio (pytest-asyncio) or @pytest.mark.anyio (anyio's plugin)",
+        pytrace=False,
+    )
+
+
+@pytest.fixture
+async def _mockidp_anyio_app_client(app: Any) -> AsyncIterator[Any]:
+    """async_app_client under anyio's plugin: the lifespan runs in a task group of the test's runner."""
+    __tracebackhide__ = True
+    import anyio
+
+    from pytest_mockidp._clients import lifespan_client
+
+    try:
+        async with anyio.create_task_group() as tasks, lifespan_client(app, tasks.start_soon) as client:
+            yield client
+    except ExceptionGroup as group:  # anyio's task group wraps even one error: show the app's own
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
 
 
 @pytest.fixture(params=list(TAMPER_KINDS), ids=list(TAMPER_KINDS))

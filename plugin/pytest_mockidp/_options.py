@@ -3,17 +3,22 @@
 Both are generated from ``ProviderConfig``'s fields by ``mockidp._options``, the same table that
 makes ``mockidp serve``'s flags. Precedence, lowest first: ``ProviderConfig``'s defaults, the file
 named by ``mockidp_config`` / ``--mockidp-config``, ``mockidp_<field>`` ini options, ``--mockidp-*``
-flags, then ``@pytest.mark.mockidp`` markers from the module down to the test.
+flags, then ``@pytest.mark.mockidp`` markers from the module down to the test. The defaults are read
+and checked once, when pytest starts, so a bad value stops the run with one clear message.
 """
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mockidp._options import load_file, options
+from mockidp._config import ProviderConfig
+from mockidp._errors import ConfigError
+from mockidp._options import OptionError, load_file, options
 
 DEFAULT_ENV = (
     "SERVER_METADATA_URL={metadata_url}",
@@ -21,6 +26,21 @@ DEFAULT_ENV = (
     "CLIENT_SECRET={client_secret}",
     "OIDC_ISSUER={issuer}",
 )
+
+_DEFAULTS = pytest.StashKey[dict[str, Any]]()
+
+
+def _typed(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``convert``, with its own message shown by argparse instead of "invalid ... value"."""
+
+    def checked(text: str) -> Any:
+        try:
+            return convert(text)
+        except OptionError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    checked.__name__ = convert.__name__
+    return checked
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -41,9 +61,15 @@ def add_options(parser: pytest.Parser) -> None:
     for option in options():
         dest = f"mockidp_{option.field}"
         kwargs = {**option.kwargs, "dest": dest}
+        if "type" in kwargs and kwargs["type"] is not int:
+            kwargs["type"] = _typed(kwargs["type"])
         if option.kind == "bool":
             group.addoption(
-                f"--mockidp-{option.flag}", action="store_true", dest=dest, default=None, help=kwargs["help"]
+                f"--mockidp-{option.flag}",
+                action=argparse.BooleanOptionalAction,
+                dest=dest,
+                default=None,
+                help=kwargs["help"],
             )
             parser.addini(dest, option.kwargs["help"], type="bool", default=None)
         elif option.kind == "list":
@@ -54,23 +80,45 @@ def add_options(parser: pytest.Parser) -> None:
             parser.addini(dest, option.kwargs["help"], default=None)
 
 
-def suite_defaults(config: pytest.Config) -> dict[str, Any]:
-    """Provider options set for the whole run, by file, ini and command line, in that order."""
+def _from_ini(name: str, raw: Any, convert: Callable[[str], Any], kind: str) -> Any:
+    if kind == "bool":
+        return raw
+    try:
+        return tuple(convert(v) for v in raw) if kind == "list" else convert(raw)
+    except ValueError as exc:
+        detail = f"expected a whole number, got {raw!r}" if convert is int else str(exc)
+        raise pytest.UsageError(f"mockidp: the ini option {name}: {detail}") from None
+
+
+def read_defaults(config: pytest.Config) -> dict[str, Any]:
+    """Provider options set for the whole run, by file, ini and command line, in that order; checked."""
     values: dict[str, Any] = {}
     path = config.getoption("mockidp_config") or config.getini("mockidp_config")
     if path:
-        values.update(load_file(Path(config.rootpath, path)))
+        try:
+            values.update(load_file(Path(config.rootpath, path)))
+        except ConfigError as exc:
+            raise pytest.UsageError(f"mockidp: {exc}") from None
     for option in options():
         dest = f"mockidp_{option.field}"
         raw = config.getini(dest)
         if raw is not None and raw != []:
-            convert = option.kwargs.get("type", str)
-            values[option.field] = (
-                tuple(convert(v) for v in raw)
-                if option.kind == "list"
-                else (raw if option.kind == "bool" else convert(raw))
-            )
+            values[option.field] = _from_ini(dest, raw, option.kwargs.get("type", str), option.kind)
         flag = config.getoption(dest)
         if flag is not None:
             values[option.field] = tuple(flag) if isinstance(flag, list) else flag
+    try:
+        ProviderConfig.from_dict(values)
+    except (ConfigError, TypeError) as exc:
+        raise pytest.UsageError(f"mockidp: the provider options of this run (file, ini, flags): {exc}") from None
     return values
+
+
+def configure(config: pytest.Config) -> None:
+    config.stash[_DEFAULTS] = read_defaults(config)
+
+
+def suite_defaults(config: pytest.Config) -> dict[str, Any]:
+    """The options ``configure`` read when pytest started (a copy, for one test to add its markers to)."""
+    defaults: dict[str, Any] = config.stash[_DEFAULTS]
+    return dict(defaults)
