@@ -13,12 +13,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+from mockidp._forgery import FORGE_KINDS, TAMPER_KINDS, ForgedToken
 from mockidp._login import REDIRECTS, Hop, LoginError, LoginResult
 
 if TYPE_CHECKING:
     from mockidp._provider import MockIdP
 
 __all__ = [
+    "FORGE_KINDS",
+    "TAMPER_KINDS",
+    "ForgedToken",
     "Hop",
     "LoginError",
     "LoginRedirect",

@@ -54,3 +54,12 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 
 def test_no_future_feature_leaks_into_the_namespace() -> None:
     assert "annotations" not in vars(mockidp)
+
+
+def test_the_testing_module_exports_what_tests_annotate() -> None:
+    import mockidp.testing as testing
+
+    assert testing.__all__ == sorted(testing.__all__, key=lambda n: (not n.isupper(), n))
+    for name in testing.__all__:
+        assert getattr(testing, name) is not None
+    assert {"ForgedToken", "LoginResult", "LoginError", "TAMPER_KINDS", "FORGE_KINDS"} <= set(testing.__all__)
