@@ -6,8 +6,8 @@ Instead, while ``MockIdP.intercept()`` is active, each package's default transpo
 a request whose URL belongs to an active provider goes to that provider in-process; every other
 request goes on to what was there before (the network, or pytest-httpx or respx if they patched
 first). The routing table lives on the wrapper itself, which is removed when its last provider
-leaves, so nothing stays behind. While installed, the wrapper also lets new transports share one
-default TLS context (see ``mockidp._tls``), so an app that builds a client per call pays nothing.
+leaves, so nothing stays behind. While it is active, new transports also share one default TLS
+context (see ``mockidp._tls``), so an app that builds a client per call pays nothing for it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mockidp._discovery import OAUTH_WELL_KNOWN
-from mockidp._tls import sharing_create_ssl_context, transport_module
+from mockidp._tls import shared_default_context
 from mockidp._transports import installed_packages, resolve
 
 if TYPE_CHECKING:
@@ -65,9 +65,6 @@ class Interceptor:
         self.lock = threading.Lock()
         self.original_sync = package.HTTPTransport.handle_request
         self.original_async = package.AsyncHTTPTransport.handle_async_request
-        self.tls_module = transport_module(package)
-        self.original_tls = self.tls_module.create_ssl_context
-        self.tls_patch = sharing_create_ssl_context(package, self.original_tls)
         interceptor = self
 
         def handle_request(transport: Any, request: Any) -> Any:
@@ -101,12 +98,10 @@ class Interceptor:
     def install(self) -> None:
         self.package.HTTPTransport.handle_request = self.sync_patch
         self.package.AsyncHTTPTransport.handle_async_request = self.async_patch
-        setattr(self.tls_module, "create_ssl_context", self.tls_patch)  # noqa: B010 - a module we patch
 
     def uninstall(self) -> None:
         self.package.HTTPTransport.handle_request = self.original_sync
         self.package.AsyncHTTPTransport.handle_async_request = self.original_async
-        setattr(self.tls_module, "create_ssl_context", self.original_tls)  # noqa: B010
 
     def match(self, url: Any) -> MockIdP | None:
         scheme, host, port, path = url.scheme, url.host.lower(), url.port, url.path
@@ -155,6 +150,7 @@ def intercept(idp: MockIdP, packages: list[ModuleType | str] | None = None) -> I
     modules = [resolve(p) for p in packages] if packages is not None else installed_packages()
     destination = Destination.of(idp)
     with ExitStack() as stack:
+        stack.enter_context(shared_default_context(modules))
         for module in modules:
             stack.enter_context(_route(module, destination))
         yield idp

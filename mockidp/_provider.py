@@ -30,8 +30,9 @@ from mockidp._journal import ENDPOINTS, RequestRecord
 from mockidp._keys import KeyPool, KeyRing
 from mockidp._server import serve_in_thread
 from mockidp._state import Grant, ProviderState, Session
+from mockidp._tls import shared_default_context
 from mockidp._tokens import PROTECTED_CLAIMS, TokenMinter, TokenSet
-from mockidp._transports import async_transport, resolve, sync_transport
+from mockidp._transports import async_transport, installed_packages, resolve, sync_transport
 
 if TYPE_CHECKING:
     from mockidp._forgery import ForgedToken
@@ -482,7 +483,7 @@ class MockIdP:
         the configured issuer).
         """
         path = urlsplit(self.config.issuer).path.rstrip("/")
-        with serve_in_thread(self.app, host, port) as base:
+        with serve_in_thread(self.app, host, port) as base, shared_default_context(installed_packages()):
             previous = self._issuer
             if not keep_issuer:
                 self._issuer = base + path

@@ -50,3 +50,18 @@ def test_sharing_ends_with_the_interception(provider: MockIdP, package: Any) -> 
         inside = context_of(package.Client())
     assert context_of(package.Client()) is not inside
     assert context_of(package.Client()) is not context_of(package.Client())
+
+
+def test_clients_share_the_default_context_while_the_provider_is_served(provider: MockIdP, package: Any) -> None:
+    with provider.serve():
+        assert context_of(package.Client()) is context_of(package.AsyncClient())
+    assert context_of(package.Client()) is not context_of(package.Client())
+
+
+def test_nested_blocks_keep_sharing_until_the_outer_one_ends(provider: MockIdP, package: Any) -> None:
+    with provider.intercept():
+        outer = context_of(package.Client())
+        with provider.serve():
+            assert context_of(package.Client()) is outer
+        assert context_of(package.Client()) is outer
+    assert context_of(package.Client()) is not outer

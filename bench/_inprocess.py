@@ -1,0 +1,219 @@
+"""Sections 2-5: logins through the example app (in-process, loopback, the peer) and minting tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from typing import Any
+
+from _common import Budget, Row, Summary, Target, ameasure, measure, ratio, row_from
+from _flows import (
+    CLIENT_SECRET_FOR_PEER,
+    app_for,
+    browser_login,
+    check,
+    checked_login,
+    example_app,
+    mockidp_step,
+    peer_step,
+)
+
+LOGIN_TARGETS = {"RS256": Target(2.0, text="<= 2 ms"), "ES256": Target(1.2, text="<= 1.2 ms")}
+PEER_SPEEDUP = Target(10.0, at_least=True, text=">= 10x")
+
+
+def _provider(alg: str, pool: Any) -> Any:
+    from mockidp import MockIdP, ProviderConfig
+
+    return MockIdP(ProviderConfig.from_dict({"algorithm": alg}), keys=pool)
+
+
+def login_sync(alg: str, pool: Any, budget: Budget) -> Summary:
+    """``idp.login`` through the plugin's routed TestClient; one app, a fresh browser (cookie jar) per login."""
+    from pytest_mockidp._clients import routed_test_client
+
+    idp = _provider(alg, pool)
+    with idp.intercept():
+        app = app_for(idp)
+        with routed_test_client(app) as client:
+            return measure(lambda: checked_login(idp.login(client, "/other")), budget, before=client.cookies.clear)
+
+
+def login_async(alg: str, pool: Any, budget: Budget) -> Summary:
+    """``await idp.alogin`` through the plugin's routed async client (httpx2 ASGITransport on the app)."""
+    from pytest_mockidp._clients import routed_async_client
+
+    idp = _provider(alg, pool)
+
+    async def run() -> Summary:
+        with idp.intercept():
+            app = app_for(idp)
+            async with routed_async_client(app) as client:
+
+                async def once() -> None:
+                    checked_login(await idp.alogin(client, "/other"))
+
+                return await ameasure(once, budget, before=client.cookies.clear)
+
+    return asyncio.run(run())
+
+
+def login_per_test(alg: str, pool: Any, budget: Budget) -> Summary:
+    """What one test pays with the plugin's fixtures, minus pytest: a new provider, app and client, then a login.
+
+    The app is new, so authlib fetches the metadata and the JWKS again, as it does in every test.
+    """
+    from pytest_mockidp._clients import routed_test_client
+
+    def once() -> None:
+        idp = _provider(alg, pool)
+        with idp.intercept():
+            app = app_for(idp)
+            with routed_test_client(app) as client:
+                checked_login(idp.login(client, "/other"))
+
+    return measure(once, budget)
+
+
+def section_login(pool: Any, budget: Budget, cold_budget: Budget) -> list[Row]:
+    rows: list[Row] = []
+    sync: dict[str, float] = {}
+    for alg in ("RS256", "ES256"):
+        summary = login_sync(alg, pool, budget)
+        sync[alg] = summary.median
+        rows.append(row_from("2", f"login in-process, sync TestClient, {alg}", summary, target=LOGIN_TARGETS[alg]))
+    for alg in ("RS256", "ES256"):
+        summary = login_async(alg, pool, budget)
+        row = row_from("2", f"login in-process, async client, {alg}", summary, target=LOGIN_TARGETS[alg])
+        row.ratio = ratio(summary.median, sync[alg]).replace("x", "x sync")
+        rows.append(row)
+    summary = login_per_test("RS256", pool, cold_budget)
+    row = row_from("2", "login per test (new idp+app+client), sync, RS256", summary)
+    row.ratio = ratio(summary.median, sync["RS256"]).replace("x", "x warm")
+    rows.append(row)
+    return rows
+
+
+def token_round_trips(alg: str, pool: Any, budget: Budget) -> tuple[Summary, Summary]:
+    """``client_credentials`` at the token endpoint through the provider's sync and async transports."""
+    import httpx2
+
+    idp = _provider(alg, pool)
+    client = idp.client
+    basic = base64.b64encode(f"{client.client_id}:{client.client_secret}".encode()).decode()
+    headers = {"Authorization": f"Basic {basic}"}
+    form = {"grant_type": "client_credentials"}
+    url = idp.endpoint("token_endpoint")
+
+    def checked(response: Any) -> None:
+        check(response.status_code == 200, f"token endpoint: {response.status_code} {response.text}")
+
+    with httpx2.Client(transport=idp.transport(httpx2)) as http:
+        sync = measure(lambda: checked(http.post(url, data=form, headers=headers)), budget)
+
+    async def run() -> Summary:
+        async with httpx2.AsyncClient(transport=idp.async_transport(httpx2)) as http:
+
+            async def post() -> None:
+                checked(await http.post(url, data=form, headers=headers))
+
+            return await ameasure(post, budget)
+
+    return sync, asyncio.run(run())
+
+
+def section_tokens(pool: Any, budget: Budget) -> list[Row]:
+    rows: list[Row] = []
+    for alg in ("RS256", "ES256"):
+        idp = _provider(alg, pool)
+        rows.append(row_from("3", f"idp.issue_tokens(), {alg}", measure(idp.issue_tokens, budget)))
+    for alg in ("RS256", "ES256"):
+        sync, asynchronous = token_round_trips(alg, pool, budget)
+        rows.append(row_from("3", f"token endpoint in-process, sync transport, {alg}", sync))
+        rows.append(row_from("3", f"token endpoint in-process, async transport, {alg}", asynchronous))
+    return rows
+
+
+def login_loopback(pool: Any, budget: Budget) -> Summary:
+    """``with idp.serve()``: authlib in the app and the browser both reach the provider over 127.0.0.1."""
+    import httpx2
+    from starlette.testclient import TestClient
+
+    idp = _provider("RS256", pool)
+    with idp.serve():
+        app = app_for(idp)
+        with TestClient(app, follow_redirects=False) as client, httpx2.Client() as browser:
+
+            def clear() -> None:
+                client.cookies.clear()
+                browser.cookies.clear()
+
+            return measure(
+                lambda: browser_login(client, browser, mockidp_step, email="alice@example.com"), budget, before=clear
+            )
+
+
+def login_peer(budget: Budget) -> Summary:
+    """The same flow against oidc-provider-mock, run as its README shows (``run_server_in_thread``)."""
+    import oidc_provider_mock
+
+    # Its authorization server refuses plain http unless told this is a test (authlib's switch).
+    previous = os.environ.get("AUTHLIB_INSECURE_TRANSPORT")
+    os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
+    try:
+        return _login_peer(oidc_provider_mock, budget)
+    finally:
+        if previous is None:
+            del os.environ["AUTHLIB_INSECURE_TRANSPORT"]
+        else:
+            os.environ["AUTHLIB_INSECURE_TRANSPORT"] = previous
+
+
+def _login_peer(oidc_provider_mock: Any, budget: Budget) -> Summary:
+    import httpx2
+    from starlette.testclient import TestClient
+
+    with oidc_provider_mock.run_server_in_thread() as server:
+        base = f"http://localhost:{server.server_port}"
+        app = example_app(f"{base}/.well-known/openid-configuration", "bench-client", CLIENT_SECRET_FOR_PEER)
+        with TestClient(app, follow_redirects=False) as client, httpx2.Client() as browser:
+
+            def clear() -> None:
+                client.cookies.clear()
+                browser.cookies.clear()
+
+            return measure(
+                lambda: browser_login(client, browser, peer_step, email="alice@example.com"), budget, before=clear
+            )
+
+
+def section_sockets(pool: Any, budget: Budget, inprocess_rs256: float | None) -> list[Row]:
+    rows: list[Row] = []
+    loopback = login_loopback(pool, budget)
+    row = row_from("4", "login via loopback server (idp.serve), RS256", loopback)
+    if inprocess_rs256:
+        row.ratio = ratio(loopback.median * 1e3, inprocess_rs256).replace("x", "x in-proc")
+    rows.append(row)
+    try:
+        peer = login_peer(budget)
+    except ImportError as exc:
+        rows.append(Row("5", "login against oidc-provider-mock", "ms", float("nan"), note=f"not installed: {exc}"))
+        return rows
+    row = row_from("5", "login against oidc-provider-mock (thread), RS256", peer)
+    if inprocess_rs256:
+        row.ratio = ratio(peer.median * 1e3, inprocess_rs256).replace("x", "x in-proc")
+    row.ratio += (" " if row.ratio else "") + ratio(peer.median, loopback.median).replace("x", "x loopback")
+    rows.append(row)
+    if inprocess_rs256:
+        speedup = peer.median * 1e3 / inprocess_rs256
+        rows.append(
+            Row(
+                "5",
+                "in-process (sync, RS256) speed-up over the peer",
+                "x",
+                speedup,
+                target=PEER_SPEEDUP,
+            )
+        )
+    return rows
