@@ -18,6 +18,7 @@ from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlsplit, u
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from mockidp import _pkce as pkce
 from mockidp._config import Client, User
 from mockidp._errors import OAuthError
 from mockidp._http import NO_STORE, Exchange, error_page, page
@@ -35,8 +36,6 @@ from mockidp._state import AuthorizationCode, Grant, Session, new_id
 
 RESPONSE_MODES = ("query", "fragment", "form_post")
 PROMPTS = ("none", "login", "consent", "select_account")
-PKCE_METHODS = ("S256", "plain")
-_PKCE_VALUE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 _MAX_AGE = re.compile(r"[0-9]{1,12}")
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 #: Form fields the login page posts back; namespaced so they never clash with a client's parameters.
@@ -216,9 +215,9 @@ def _check(req: AuthorizationRequest) -> tuple[tuple[str, ...], str | None, str 
         raise OAuthError("invalid_request", "code_challenge_method was sent without a code_challenge")
     if challenge is not None:
         method = method or "plain"
-        if method not in PKCE_METHODS:
+        if method not in pkce.METHODS:
             raise OAuthError("invalid_request", f"code_challenge_method {method!r} is not supported; use S256")
-        if not _PKCE_VALUE.match(challenge):
+        if not pkce.well_formed(challenge):
             raise OAuthError(
                 "invalid_request", "code_challenge must be 43 to 128 unreserved characters (RFC 7636 section 4.2)"
             )

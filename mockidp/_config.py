@@ -115,6 +115,11 @@ class Client:
     def __post_init__(self) -> None:
         if not isinstance(self.client_id, str) or not self.client_id:
             raise ConfigError(f"Client.client_id must be a non-empty string, got {self.client_id!r}")
+        if self.client_secret is not None and not isinstance(self.client_secret, str):
+            raise ConfigError(
+                f"client {self.client_id!r}: client_secret must be a string (or None for a public client),"
+                f" got {self.client_secret!r}"
+            )
         for name in ("redirect_uris", "post_logout_redirect_uris", "grant_types", "scope"):
             value = getattr(self, name)
             if value is None:
@@ -255,6 +260,13 @@ class ProviderConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"ProviderConfig.{name} must be a positive number of seconds, got {value!r}")
+        for name in ("interactive", "strict", "password_grant"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):  # "false" would be truthy: refuse it rather than guess
+                raise ConfigError(f"ProviderConfig.{name} must be true or false, got {value!r}")
+        audience = self.access_token_audience
+        if audience is not None and (not isinstance(audience, str) or not audience):
+            raise ConfigError(f"ProviderConfig.access_token_audience must be a non-empty string, got {audience!r}")
         _no_duplicates("user sub", [u.sub for u in self.users])
         _no_duplicates("username", [u.username for u in self.users])
         _no_duplicates("client id", [c.client_id for c in self.clients])

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mockidp import _pkce as pkce
+from mockidp._authorize import PROMPTS, RESPONSE_MODES
 from mockidp._config import AUTH_METHODS, GRANT_TYPES
 from mockidp._tokens import ID_TOKEN_CLAIMS, STANDARD_CLAIMS, SUPPORTED_SCOPES
 
@@ -37,20 +39,20 @@ def metadata(idp: MockIdP) -> dict[str, Any]:
         {
             "scopes_supported": list(SUPPORTED_SCOPES),
             "response_types_supported": ["code"],
-            "response_modes_supported": ["query", "fragment", "form_post"],
+            "response_modes_supported": list(RESPONSE_MODES),
             "grant_types_supported": grants,
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": idp.keys.algorithms(),
             "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
             "introspection_endpoint_auth_methods_supported": secret_methods,
             "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
-            "code_challenge_methods_supported": ["S256"] if idp.config.strict else ["S256", "plain"],
+            "code_challenge_methods_supported": ["S256"] if idp.config.strict else list(pkce.METHODS),
             "claims_supported": sorted(STANDARD_CLAIMS | ID_TOKEN_CLAIMS),
             "claim_types_supported": ["normal"],
             "claims_parameter_supported": False,
             "request_parameter_supported": False,
             "request_uri_parameter_supported": False,
-            "prompt_values_supported": ["none", "login", "consent", "select_account"],
+            "prompt_values_supported": list(PROMPTS),
             "authorization_response_iss_parameter_supported": True,
             "frontchannel_logout_supported": False,
             "backchannel_logout_supported": False,

@@ -69,7 +69,7 @@ def invalid_client(description: str, *, scheme: str = "Basic") -> OAuthError:
 def wire_text(text: str) -> str:
     """``text`` in the characters RFC 6749 §5.2 and RFC 6750 §3 allow in an ``error_description``
     (%x20-21 / %x23-5B / %x5D-7E): ASCII without double quotes or backslashes."""
-    text = unicodedata.normalize("NFKD", text.replace("section ", "section "))
+    text = unicodedata.normalize("NFKD", text.replace("\u00a7", "section "))
     text = text.replace('"', "'").replace("\\", "/")
     return "".join(ch for ch in text if " " <= ch <= "~")
 

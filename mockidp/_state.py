@@ -52,6 +52,7 @@ class AccessToken:
     jti: str
     grant: Grant
     expires_at: int
+    digest: bytes
     revoked: bool = False
 
 

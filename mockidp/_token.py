@@ -5,15 +5,13 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from starlette.responses import Response
 
-from mockidp._authorize import _PKCE_VALUE
+from mockidp import _pkce as pkce
 from mockidp._client_auth import authenticated_form
 from mockidp._config import GRANT_TYPES, Client
 from mockidp._errors import OAuthError
@@ -22,7 +20,7 @@ from mockidp._params import scopes_of
 from mockidp._state import Grant, RefreshToken, new_id
 from mockidp._tokens import TokenSet
 
-Handler = Callable[[Exchange, Client], Awaitable[TokenSet]]
+Handler = Callable[[Exchange, Client], TokenSet]
 
 
 async def token(ex: Exchange) -> Response:
@@ -50,7 +48,11 @@ async def token(ex: Exchange) -> Response:
             f"client {client.client_id!r} may not use {grant_type}{why};"
             f" it may use {', '.join(client.grant_types) or 'no grant type'}",
         )
-    tokens = ex.idp.apply_tamper(await handler(ex, client))
+    # One grant at a time: a replayed code or refresh token that races its first use must still find
+    # the tokens that use issued, to revoke them (RFC 6749 section 4.1.2, RFC 9700 section 4.14.2).
+    with ex.idp.state.lock:
+        tokens = handler(ex, client)
+    tokens = ex.idp.apply_tamper(tokens)
     ex.record.scopes = tuple(tokens.scope.split())
     return json_response(tokens.as_dict())
 
@@ -62,14 +64,7 @@ def _require(ex: Exchange, name: str) -> str:
     return value
 
 
-def _pkce_matches(method: str, challenge: str, verifier: str) -> bool:
-    if method == "S256":
-        digest = hashlib.sha256(verifier.encode("ascii")).digest()
-        verifier = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-    return hmac.compare_digest(verifier, challenge)
-
-
-async def authorization_code(ex: Exchange, client: Client) -> TokenSet:
+def authorization_code(ex: Exchange, client: Client) -> TokenSet:
     idp, state = ex.idp, ex.idp.state
     value = _require(ex, "code")
     verifier = ex.params.get("code_verifier")
@@ -117,11 +112,11 @@ async def authorization_code(ex: Exchange, client: Client) -> TokenSet:
             raise OAuthError(
                 "invalid_grant", "code_verifier is required: the authorization request sent a code_challenge"
             )
-        if not _PKCE_VALUE.match(verifier):
+        if not pkce.well_formed(verifier):
             raise OAuthError(
                 "invalid_grant", "code_verifier must be 43 to 128 unreserved characters (RFC 7636 section 4.1)"
             )
-        if not _pkce_matches(code.code_challenge_method or "plain", code.code_challenge, verifier):
+        if not pkce.matches(code.code_challenge_method or "plain", code.code_challenge, verifier):
             raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge (RFC 7636 section 4.6)")
     grant = code.grant
     ex.record.user = grant.user.sub if grant.user else None
@@ -132,7 +127,7 @@ async def authorization_code(ex: Exchange, client: Client) -> TokenSet:
     )
 
 
-async def refresh_token(ex: Exchange, client: Client) -> TokenSet:
+def refresh_token(ex: Exchange, client: Client) -> TokenSet:
     idp, state = ex.idp, ex.idp.state
     value = _require(ex, "refresh_token")
     requested = scopes_of(ex.params)
@@ -193,13 +188,13 @@ def _allowed_scopes(ex: Exchange, client: Client) -> tuple[str, ...]:
     return scopes
 
 
-async def client_credentials(ex: Exchange, client: Client) -> TokenSet:
+def client_credentials(ex: Exchange, client: Client) -> TokenSet:
     scopes = _allowed_scopes(ex, client)
     grant = Grant(client=client, user=None, scopes=scopes)
     return ex.idp.minter.issue(grant, id_token=False, refresh_token=False)
 
 
-async def password(ex: Exchange, client: Client) -> TokenSet:
+def password(ex: Exchange, client: Client) -> TokenSet:
     idp = ex.idp
     username, secret = _require(ex, "username"), _require(ex, "password")
     user = idp.find_user(username)

@@ -200,18 +200,21 @@ def app(request: pytest.FixtureRequest, idp_env: dict[str, str]) -> Any:
 
 
 @pytest.fixture
-def app_client(app: Any, idp: MockIdP) -> Iterator[Any]:
+def app_client(request: pytest.FixtureRequest, app: Any) -> Iterator[Any]:
     """A Starlette TestClient on `app`: lifespan run, cookies kept, redirects not followed, IdP URLs routed."""
     from pytest_mockidp._clients import routed_test_client
+
+    _provider_for(request)  # the test's provider (idp, or idp_live if the test asked for it) is up
 
     with routed_test_client(app) as client:
         yield client
 
 
 @pytest.fixture
-def async_app_client(request: pytest.FixtureRequest, app: Any, idp: MockIdP) -> Any:
+def async_app_client(request: pytest.FixtureRequest, app: Any) -> Any:
     """An async httpx2 client on `app` for pytest-asyncio and anyio tests: lifespan run, IdP URLs routed."""
     __tracebackhide__ = True
+    _provider_for(request)
     if "anyio_backend" in request.fixturenames:
         return request.getfixturevalue("_mockidp_anyio_app_client")
     marker = request.node.get_closest_marker("asyncio")
@@ -252,6 +255,6 @@ def tampered_id_token(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(params=list(FORGE_KINDS), ids=list(FORGE_KINDS))
-def forged_token(request: pytest.FixtureRequest, idp: MockIdP) -> ForgedToken:
+def forged_token(request: pytest.FixtureRequest) -> ForgedToken:
     """One test per forged bearer token an API must reject (expired, wrong issuer, alg none, ...)."""
-    return idp.forge(request.param)
+    return _provider_for(request).forge(request.param)

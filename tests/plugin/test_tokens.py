@@ -144,3 +144,24 @@ def test_idp_forge_makes_one_defect_on_the_claims_you_ask_for(strict_pytester: p
     )
 
     strict_pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_forged_tokens_come_from_the_live_provider_when_the_test_uses_idp_live(
+    strict_pytester: pytest.Pytester,
+) -> None:
+    # Otherwise an API configured for idp_live would refuse every forgery for its issuer alone, and a
+    # test would pass even if the API never checked what the forgery is about.
+    strict_pytester.makepyfile(
+        """
+        import jwt
+
+        def test_forgery_issuer(idp_live, forged_token):
+            claims = jwt.decode(forged_token, options={"verify_signature": False})
+            if forged_token.kind == "wrong_issuer":
+                assert claims["iss"] != idp_live.issuer
+            else:
+                assert claims["iss"] == idp_live.issuer
+        """
+    )
+
+    strict_pytester.runpytest().assert_outcomes(passed=len(REASONS))

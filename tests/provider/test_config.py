@@ -443,3 +443,24 @@ def test_endpoint_refuses_an_unknown_name(provider: MockIdP) -> None:
 
 def test_the_provider_repr(provider: MockIdP) -> None:
     assert repr(provider) == "<MockIdP issuer='https://idp.mockidp.test' users=1 clients=1>"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"strict": "false"}, "ProviderConfig.strict must be true or false, got 'false'"),
+        ({"password_grant": 1}, "ProviderConfig.password_grant must be true or false, got 1"),
+        ({"interactive": None}, "ProviderConfig.interactive must be true or false, got None"),
+        ({"access_token_audience": 5}, "ProviderConfig.access_token_audience must be a non-empty string, got 5"),
+        ({"access_token_audience": ""}, "ProviderConfig.access_token_audience must be a non-empty string, got ''"),
+        (
+            {"clients": [{"client_id": "web", "client_secret": 123}]},
+            "client 'web': client_secret must be a string (or None for a public client), got 123",
+        ),
+    ],
+)
+def test_values_of_the_wrong_type_from_a_file_are_config_errors(values: dict[str, Any], message: str) -> None:
+    # A TOML or JSON file can say "false" where a boolean belongs; it must not turn strict mode on.
+    with pytest.raises(ConfigError) as error:
+        ProviderConfig.from_dict(values)
+    assert str(error.value) == message

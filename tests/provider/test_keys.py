@@ -271,6 +271,16 @@ def test_a_stranger_key_is_never_published(provider: MockIdP) -> None:
     assert userinfo_status(provider, access) == 200
 
 
+ALTERED = "the access token was altered: its jti belongs to another token this provider issued"
+
+
+def test_every_forgery_kind_is_covered_here() -> None:
+    from mockidp.testing import FORGE_KINDS
+
+    covered = {"unknown_kid", "bad_signature", "alg_none", "hs256_public_key", "expired", "not_yet_valid"}
+    assert set(FORGE_KINDS) == covered | {"missing_exp", "wrong_issuer", "wrong_audience", "missing_sub"}
+
+
 @pytest.mark.parametrize(
     ("kind", "description"),
     [
@@ -281,6 +291,9 @@ def test_a_stranger_key_is_never_published(provider: MockIdP) -> None:
         ("expired", "the access token expired"),
         ("not_yet_valid", "the access token is not valid yet (nbf)"),
         ("missing_exp", "the access token has no whole-number exp (RFC 9068 section 2.2)"),
+        ("wrong_issuer", ALTERED),
+        ("wrong_audience", ALTERED),
+        ("missing_sub", ALTERED),
     ],
 )
 def test_the_provider_refuses_forged_access_tokens(provider: MockIdP, kind: str, description: str | None) -> None:

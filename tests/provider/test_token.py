@@ -5,6 +5,7 @@ OIDC Core §12.2 (the ID token of a refresh).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx2
@@ -92,6 +93,30 @@ def test_a_code_redeems_once_and_its_reuse_revokes_the_tokens_it_issued(provider
     assert revoked.status_code == 401
     assert 'error="invalid_token"' in revoked.headers["www-authenticate"]
     assert oauth_error(refresh(provider, tokens["refresh_token"])).startswith("invalid_grant: the refresh token was")
+
+
+def test_a_replay_racing_the_first_redemption_still_revokes_what_it_issued(
+    provider: MockIdP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replay arrives (from another thread) while the first redemption is still minting its tokens."""
+    code, verifier = get_code(provider)
+    replays: list[httpx2.Response] = []
+    threads: list[threading.Thread] = []
+    issue = provider.minter.issue
+
+    def issue_while_a_replay_arrives(*args: Any, **kwargs: Any) -> Any:
+        replay = threading.Thread(target=lambda: replays.append(redeem(provider, code, verifier)))
+        replay.start()
+        threads.append(replay)
+        return issue(*args, **kwargs)
+
+    monkeypatch.setattr(provider.minter, "issue", issue_while_a_replay_arrives)
+    first = redeem(provider, code, verifier)
+    threads[0].join()
+
+    assert first.status_code == 200
+    assert oauth_error(replays[0]).startswith("invalid_grant: the authorization code was already used;")
+    assert userinfo(provider, first.json()["access_token"]).status_code == 401
 
 
 def test_a_failed_redemption_uses_the_code_up_and_says_so(provider: MockIdP) -> None:
