@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from typing import TypeAlias
 
+import anyio.to_thread
+
 Clock: TypeAlias = Callable[[], float]
 
 
@@ -19,10 +21,15 @@ def system_clock() -> float:
     return time.time()
 
 
-class _Real:
-    """The real monotonic clock, kept out of module globals, where freezegun would replace it."""
+def _real_monotonic() -> float:
+    """The monotonic clock, read where freezegun does not reach (it patches ``time.monotonic``)."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
 
-    monotonic = staticmethod(time.monotonic)
+
+async def real_sleep(seconds: float) -> None:
+    """Wait ``seconds`` of real time, also under ``freeze_time``: a frozen event loop would never wake
+    from ``asyncio.sleep``, so the wait happens in a worker thread, whose ``time.sleep`` is real."""
+    await anyio.to_thread.run_sync(time.sleep, seconds)
 
 
 class RealTimeEventLoop(asyncio.SelectorEventLoop):
@@ -33,4 +40,4 @@ class RealTimeEventLoop(asyncio.SelectorEventLoop):
     """
 
     def time(self) -> float:
-        return _Real.monotonic()
+        return _real_monotonic()

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import anyio
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from mockidp import _clock
 from mockidp._errors import OAuthError
 from mockidp._journal import RequestRecord
 
@@ -40,7 +40,7 @@ class Exchange:
         if fault is None:
             return
         if fault.delay:
-            await anyio.sleep(fault.delay)
+            await _clock.real_sleep(fault.delay)
         error = fault.as_error()
         if error is not None:
             raise error

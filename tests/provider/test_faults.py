@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 import httpx2
 import pytest
 
-from mockidp import ConfigError, MockIdP
+from mockidp import ConfigError, MockIdP, _clock
 from tests.flows import REDIRECT_URI, Browser, auth_request, callback_params, client_auth, login, token_request
 
 CLIENT_CREDENTIALS = {"grant_type": "client_credentials"}
@@ -232,7 +231,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def sleep(delay: float) -> None:
         waited.append(delay)
 
-    monkeypatch.setattr(anyio, "sleep", sleep)
+    monkeypatch.setattr(_clock, "real_sleep", sleep)
     return waited
 
 
@@ -350,3 +349,16 @@ def test_the_log_is_per_provider(provider: MockIdP, key_pool: Any) -> None:
 
     assert len(provider.requests) == 1
     assert other.requests == []
+
+
+@pytest.mark.asyncio
+async def test_a_slow_answer_arrives_under_a_frozen_clock_on_the_test_loop(provider: MockIdP) -> None:
+    # freeze_time stops the event loop's clock, so an asyncio.sleep in the provider would never end.
+    from freezegun import freeze_time
+
+    provider.slow("jwks", 0.01)
+    with freeze_time("2030-01-01"):
+        async with httpx2.AsyncClient(transport=provider.async_transport(httpx2)) as client:
+            response = await client.get(provider.jwks_uri)
+    assert response.status_code == 200
+
