@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, parse_qsl, urljoin, urlsplit
 
 from mockidp._authorize import ACTION_FIELD, USERNAME_FIELD
-from mockidp._config import User
 from mockidp._transports import installed_packages
 
 if TYPE_CHECKING:
@@ -57,7 +56,6 @@ class LoginResult:
 
     response: Any
     trail: list[Hop] = field(default_factory=list)
-    user: User | None = None
 
     @property
     def status_code(self) -> int:
@@ -288,6 +286,9 @@ def drive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginResult:
             step = steps.send(response)
     except StopIteration as done:
         return LoginResult(done.value, flow.trail)
+    except BaseException:
+        idp._forget_pending_login()  # a broken flow must not log the next one in as its user
+        raise
 
 
 async def adrive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginResult:
@@ -311,3 +312,6 @@ async def adrive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginRe
             step = steps.send(response)
     except StopIteration as done:
         return LoginResult(done.value, flow.trail)
+    except BaseException:
+        idp._forget_pending_login()  # a broken flow must not log the next one in as its user
+        raise

@@ -200,6 +200,12 @@ class MockIdP:
             self._queued_logins.append(chosen)
         return chosen
 
+    def _forget_pending_login(self) -> None:
+        """Drop what a simulated login armed (its user, a tampered ID token) when it broke before using it."""
+        with self._lock:
+            self._queued_logins.clear()
+            self._tamper = None
+
     def take_queued_login(self) -> User | None:
         with self._lock:
             return self._queued_logins.pop(0) if self._queued_logins else None

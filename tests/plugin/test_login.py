@@ -399,3 +399,21 @@ def test_an_async_app_that_raises_in_its_callback(with_apps: pytest.Pytester) ->
     result.stdout.fnmatch_lines(
         [f"E *mockidp.testing.LoginError: mockidp: GET {CALLBACK} raised MismatchingStateError: mismatching_state:*"]
     )
+
+
+def test_a_login_that_breaks_early_does_not_log_the_next_one_in_as_its_user(with_apps: pytest.Pytester) -> None:
+    with_apps.makepyfile(
+        """
+        import pytest
+        from mockidp.testing import LoginError
+
+        @pytest.mark.app_factory("login_app:create_app")
+        def test_it(idp, app_client):
+            with pytest.raises(LoginError):
+                idp.login(app_client, "/public", user="bob", email="bob@corp.example", tamper="iss")
+            result = idp.login(app_client, "/")
+            assert result.response.json()["sub"] == "alice"
+        """
+    )
+
+    with_apps.runpytest().assert_outcomes(passed=1)

@@ -361,4 +361,3 @@ async def test_a_slow_answer_arrives_under_a_frozen_clock_on_the_test_loop(provi
         async with httpx2.AsyncClient(transport=provider.async_transport(httpx2)) as client:
             response = await client.get(provider.jwks_uri)
     assert response.status_code == 200
-
