@@ -44,6 +44,12 @@ def base_url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+class Limits:
+    """How long leaving ``serve()`` waits for busy connections to finish before it cuts them off."""
+
+    shutdown_grace: float = 2.0
+
+
 @functools.cache
 def _server_class() -> type[Any]:
     import uvicorn  # only a served provider pays for importing the server
@@ -70,8 +76,17 @@ def _server_class() -> type[Any]:
                 server.close()
             for connection in list(self.server_state.connections):
                 connection.shutdown()  # idle keep-alive connections close now, busy ones after their response
-            while self.server_state.connections or self.server_state.tasks:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + Limits.shutdown_grace
+            while (self.server_state.connections or self.server_state.tasks) and loop.time() < deadline:
                 await asyncio.sleep(0.005)
+            # Whatever is left stalled (a client that sent headers but never its body): cut it off.
+            for task in list(self.server_state.tasks):
+                task.cancel()
+            for connection in list(self.server_state.connections):
+                transport = getattr(connection, "transport", None)
+                if transport is not None:
+                    transport.close()
             for server in self.servers:
                 await server.wait_closed()
 

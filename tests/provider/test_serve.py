@@ -210,3 +210,26 @@ def test_the_listening_socket_is_tcp_so_connections_get_tcp_nodelay() -> None:
 
     with bind("127.0.0.1", 0) as sock:
         assert sock.proto == socket.IPPROTO_TCP
+
+
+def test_leaving_serve_cuts_off_a_client_that_stalled_mid_request(
+    provider: MockIdP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mockidp._server import Limits
+
+    monkeypatch.setattr(Limits, "shutdown_grace", 0.05)
+    left = threading.Event()
+
+    def serve_and_leave() -> None:
+        with provider.serve() as url:
+            parts = urlsplit(url)
+            stalled = socket.create_connection((parts.hostname, parts.port))
+            # Headers and part of a body that never completes: the request's task waits for the rest.
+            stalled.sendall(b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\npartial")
+            assert get(url + OIDC).status_code == 200
+        stalled.close()
+        left.set()
+
+    threading.Thread(target=serve_and_leave, daemon=True).start()
+
+    assert left.wait(timeout=30), "leaving serve() waited for the stalled client's body"
