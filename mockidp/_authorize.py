@@ -154,9 +154,11 @@ class AuthorizationRequest:
     def _redirect_uri(self) -> tuple[str, bool]:
         uri = self.params.get("redirect_uri")
         if uri is None:
-            # Only a single, complete registration may stand in for the parameter (RFC 6749 §3.1.2.3).
+            # OIDC requires the parameter; a plain OAuth request may leave it out when a single,
+            # complete registration stands in for it (RFC 6749 §3.1.2.3).
             only = self.client.redirect_uris
-            if len(only) == 1 and not only[0].endswith("*"):
+            openid = "openid" in self.params.get("scope", "").split()
+            if not openid and len(only) == 1 and not only[0].endswith("*"):
                 return only[0], False
             raise OAuthError("invalid_request", "redirect_uri is required (OIDC Core section 3.1.2.1)")
         if not redirect_uri_allowed(self.client.redirect_uris, uri):
@@ -296,6 +298,8 @@ async def authorize(ex: Exchange) -> Response:
         await ex.checkpoint()
         return _authorize(req)
     except OAuthError as error:
+        if error.as_page:  # an injected outage: the provider answers with its status, not a redirect
+            return _refuse(ex, error)
         _log_error(ex, error)
         return req.error(error)
 

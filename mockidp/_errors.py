@@ -55,6 +55,8 @@ class OAuthError(Exception):
         self.description = description
         self.status = status
         self.www_authenticate = www_authenticate
+        #: Answer with an error page of ``status`` even where errors normally redirect back to the client.
+        self.as_page = False
 
     def as_dict(self) -> dict[str, str]:
         """The error as sent: the description in the characters RFC 6749 §5.2 allows (ASCII, no quotes)."""
@@ -72,6 +74,11 @@ def wire_text(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.replace("\u00a7", "section "))
     text = text.replace('"', "'").replace("\\", "/")
     return "".join(ch for ch in text if " " <= ch <= "~")
+
+
+def missing_token(description: str) -> OAuthError:
+    """RFC 6750 §3.1: a request with no credentials at all gets a bare challenge, without an error code."""
+    return OAuthError("invalid_token", description, status=401, www_authenticate='Bearer realm="mockidp"')
 
 
 def invalid_token(description: str) -> OAuthError:

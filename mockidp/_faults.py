@@ -1,8 +1,9 @@
 """Faults on demand: make the next N calls of an endpoint fail or be slow, to test a client's error handling.
 
-A fault with an OAuth error answers as the endpoint would (RFC 6749 §5.2 JSON at the token
-endpoint, a redirect back to the client at the authorization endpoint); one with only a status
-answers that status. A fault may also only delay the answer (``error=None`` and a ``delay``).
+A fault answers as the endpoint would (RFC 6749 §5.2 JSON at the token endpoint, a redirect back
+to the client at the authorization endpoint). Given an explicit ``status``, the authorization and
+end-session endpoints instead answer that status with an error page, as a provider that is down
+would. A fault may also only delay the answer (``error=None`` and a ``delay``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Fault:
     description: str
     delay: float
     remaining: int
+    explicit_status: bool = False
 
     def as_error(self) -> OAuthError | None:
         """The error this fault answers with, or ``None`` for a fault that only delays."""
@@ -41,7 +43,9 @@ class Fault:
                 challenge = f'Bearer realm="mockidp", error="{self.error}"'
             else:
                 challenge = 'Basic realm="mockidp"'
-        return OAuthError(self.error, self.description, status=self.status, www_authenticate=challenge)
+        error = OAuthError(self.error, self.description, status=self.status, www_authenticate=challenge)
+        error.as_page = self.explicit_status and self.endpoint in ("authorize", "end_session")
+        return error
 
 
 class Faults:
@@ -77,6 +81,7 @@ class Faults:
             description=description or f"mockidp fault injected at the {endpoint} endpoint",
             delay=delay,
             remaining=times,
+            explicit_status=status is not None,
         )
         with self._lock:
             self._pending.append(fault)

@@ -72,10 +72,15 @@ def page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 
 def error_page(error: OAuthError) -> HTMLResponse:
-    """For errors that must not be sent back to an unverified redirect URI (RFC 6749 §4.1.2.1)."""
+    """For errors that must not be sent back to an unverified redirect URI (RFC 6749 §4.1.2.1), and for
+    injected outages (``MockIdP.fail`` with a ``status``)."""
+    why = (
+        "because a fault was injected with this status"
+        if error.as_page
+        else "because it could not trust the redirect URI"
+    )
     body = (
         f"<p><code>{html.escape(error.error)}</code>: {html.escape(error.description)}</p>"
-        "<p>mockidp did not redirect back to the application, because it could not trust the"
-        " redirect URI.</p>"
+        f"<p>mockidp did not redirect back to the application, {why}.</p>"
     )
     return page("mockidp: authorization error", body, error.status)

@@ -124,7 +124,8 @@ class LoginRedirect:
 
 
 def assert_redirect(response: Response, to: str) -> str:
-    """The response redirects to ``to``: a path (``/login``) or a full URL; a query in ``to`` must match too.
+    """The response redirects to ``to``: a path (``/login``, on the app's own origin) or a full URL; a query
+    in ``to`` must match too.
 
     Returns the full ``Location``.
     """
@@ -132,14 +133,14 @@ def assert_redirect(response: Response, to: str) -> str:
     location = _location(response)
     if response.status_code not in REDIRECTS or location is None:
         raise _fail(f"expected a redirect to {to}, got no redirect", response)
-    got, want = urlsplit(location), urlsplit(to)
+    # A path means the app's own origin: a redirect to https://elsewhere.example/login is not "/login".
+    got, want = urlsplit(location), urlsplit(urljoin(str(response.url), to))
     query = f"?{got.query}" if want.query and got.query else ""
-    if to.startswith("/"):
-        matched = got.path == want.path and (not want.query or got.query == want.query)
+    same_origin = (got.scheme, got.netloc) == (want.scheme, want.netloc)
+    matched = same_origin and got.path == want.path and (not want.query or got.query == want.query)
+    if to.startswith("/") and same_origin:
         nearest = got.path + query
     else:
-        same_origin = (got.scheme, got.netloc) == (want.scheme, want.netloc)
-        matched = same_origin and got.path == want.path and (not want.query or got.query == want.query)
         nearest = f"{got.scheme}://{got.netloc}{got.path}{query}"
     if not matched:
         raise _fail(f"expected a redirect to {to}", response, nearest=f"assert_redirect(response, {nearest!r}) passes")

@@ -139,8 +139,9 @@ def test_assert_redirect_passes_and_returns_the_full_location(
         ("/elsewhere", "/login", "'/elsewhere'"),
         ("/login?next=%2Fadmin", "/login?next=%2Fcart", "'/login?next=%2Fadmin'"),
         ("https://a.example/x", "https://b.example/x", "'https://a.example/x'"),
+        ("https://evil.example/login", "/login", "'https://evil.example/login'"),
     ],
-    ids=["path", "query", "url"],
+    ids=["path", "query", "url", "another-origin"],
 )
 def test_assert_redirect_to_the_wrong_place(with_apps: pytest.Pytester, to: str, expected: str, nearest: str) -> None:
     result = _run(with_apps, f'assert_redirect(app_client.get("/go", params={{"to": "{to}"}}), "{expected}")')

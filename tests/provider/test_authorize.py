@@ -675,7 +675,7 @@ def test_client_errors_show_an_error_page_and_never_redirect(
 
 def test_missing_redirect_uri_uses_the_one_registered(provider: MockIdP) -> None:
     provider.add_client(Client(client_id="one", client_secret="s", redirect_uris=("https://one.example/cb",)))
-    sent = send(provider, client_id="one", redirect_uri=None)
+    sent = send(provider, client_id="one", redirect_uri=None, scope="profile")
 
     assert sent.response.headers["location"].startswith("https://one.example/cb?code=")
     code = callback_params(sent.response)["code"]
@@ -685,6 +685,17 @@ def test_missing_redirect_uri_uses_the_one_registered(provider: MockIdP) -> None
         auth=("one", "s"),
     )
     assert answer.status_code == 200, answer.text
+
+
+def test_an_openid_request_must_send_redirect_uri_even_with_one_registered(provider: MockIdP) -> None:
+    # OIDC Core section 3.1.2.1 makes redirect_uri required; only plain OAuth may leave it out.
+    provider.add_client(Client(client_id="one", client_secret="s", redirect_uris=("https://one.example/cb",)))
+
+    sent = send(provider, client_id="one", redirect_uri=None)
+
+    assert sent.response.status_code == 400
+    assert "location" not in sent.response.headers
+    assert provider.requests[-1].error_description == "redirect_uri is required (OIDC Core section 3.1.2.1)"
 
 
 def test_missing_redirect_uri_is_an_error_when_a_prefix_is_registered(provider: MockIdP) -> None:

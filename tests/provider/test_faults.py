@@ -39,6 +39,8 @@ def call(idp: MockIdP, endpoint: str) -> httpx2.Response:
             return client.post(url, data={"token": token}, auth=client_auth(idp))
         if endpoint == "end_session":
             return client.get(idp.endpoint("end_session_endpoint"))
+        if endpoint == "authorize":
+            return Browser(idp).authorize(auth_request(idp))
         return client_credentials(idp)
 
 
@@ -361,3 +363,18 @@ async def test_a_slow_answer_arrives_under_a_frozen_clock_on_the_test_loop(provi
         async with httpx2.AsyncClient(transport=provider.async_transport(httpx2)) as client:
             response = await client.get(provider.jwks_uri)
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("endpoint", ["authorize", "end_session"])
+def test_a_fault_with_a_status_at_a_front_channel_endpoint_answers_that_status(
+    provider: MockIdP, endpoint: str
+) -> None:
+    # A provider that is down answers 502 to the browser; it does not redirect back with an error.
+    provider.fail(endpoint, status=502)
+
+    response = call(provider, endpoint)
+
+    assert response.status_code == 502
+    assert "location" not in response.headers
+    assert "because a fault was injected with this status" in response.text
+    assert provider.requests[-1].error == "server_error"

@@ -182,7 +182,7 @@ def test_redirect_uri_must_be_identical_to_the_authorization_requests(provider: 
 def test_redirect_uri_may_be_left_out_when_the_authorization_request_left_it_out(key_pool: KeyPool) -> None:
     client = Client(client_id="app", client_secret="s", redirect_uris=("https://app.example/cb",))
     idp = MockIdP(ProviderConfig(clients=(client,)), keys=key_pool)
-    request = auth_request(idp, True, redirect_uri=None)
+    request = auth_request(idp, True, redirect_uri=None, scope="profile")
     response = Browser(idp).authorize(request)
     assert response.headers["location"].startswith("https://app.example/cb?")
     data = {"grant_type": "authorization_code", "code": callback_params(response)["code"]}

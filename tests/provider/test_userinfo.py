@@ -124,7 +124,6 @@ def test_the_token_may_come_in_a_post_or_any_case_of_bearer(provider: MockIdP, s
 @pytest.mark.parametrize(
     ("headers", "message"),
     [
-        ({}, "no access token: send 'Authorization: Bearer <access token>'"),
         (
             {"Authorization": "Basic YTpi"},
             "the Authorization header must be 'Bearer <access token>' (RFC 6750 section 2.1)",
@@ -143,6 +142,15 @@ def test_a_missing_or_malformed_token_is_invalid_token(
     provider: MockIdP, headers: dict[str, str], message: str
 ) -> None:
     assert rejected(get(provider, **headers)) == message
+
+
+def test_a_request_without_credentials_gets_a_bare_challenge(provider: MockIdP) -> None:
+    # RFC 6750 section 3.1: a request that lacks any authentication information gets no error code.
+    response = get(provider)
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="mockidp"'
+    assert response.json()["error_description"] == "no access token: send 'Authorization: Bearer <access token>'"
 
 
 def test_the_query_parameter_is_not_supported(provider: MockIdP) -> None:
