@@ -69,7 +69,7 @@ def _endpoint(idp: MockIdP, name: Endpoint, handler: Handler) -> Callable[[Reque
             record.error, record.error_description = "server_error", f"{type(exc).__name__}: {exc}"
             response = error_json(OAuthError("server_error", f"mockidp failed: {type(exc).__name__}", status=500))
         record.status = response.status_code
-        idp.record(record)
+        idp._record(record)
         return response
 
     return run

@@ -361,8 +361,8 @@ def _authorize(req: AuthorizationRequest) -> Response:
     hint = params.get("login_hint")
     hinted = idp.find_user(hint) if hint is not None else None
     # A user chosen with login_as() is logged in by the next request that may show a login.
-    queued = idp.take_queued_login() if "none" not in prompts and form_action is None else None
-    session = idp.current_session(ex.request)
+    queued = idp._take_queued_login() if "none" not in prompts and form_action is None else None
+    session = idp._current_session(ex.request)
     if session is not None:
         reason = _why_login_again(req, session, now, prompts, max_age, queued or hinted, form_action)
         if reason is not None:
@@ -416,7 +416,7 @@ def _authorize(req: AuthorizationRequest) -> Response:
         answer["state"] = req.state
     answer["iss"] = idp.issuer
     response = respond(req.redirect_uri, req.response_mode, answer)
-    idp.set_session_cookie(response, session)
+    idp._set_session_cookie(response, session)
     return response
 
 

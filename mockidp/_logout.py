@@ -68,7 +68,7 @@ async def _end_session(ex: Exchange) -> Response:
                 f"post_logout_redirect_uri {target!r} is not registered for client {client.client_id!r}",
             )
 
-    session = idp.current_session(ex.request)
+    session = idp._current_session(ex.request)
     if session is not None:
         idp.state.end_sessions(session.id)
     if sid is not None:
@@ -80,5 +80,5 @@ async def _end_session(ex: Exchange) -> Response:
         response = RedirectResponse(add_params(target, extra) if extra else target, 302, headers=NO_STORE)
     else:
         response = page("mockidp: logged out", "<p>You are logged out of mockidp.</p>")
-    idp.clear_session_cookie(response)
+    idp._clear_session_cookie(response)
     return response

@@ -206,7 +206,7 @@ class MockIdP:
             self._queued_logins.clear()
             self._tamper = None
 
-    def take_queued_login(self) -> User | None:
+    def _take_queued_login(self) -> User | None:
         with self._lock:
             return self._queued_logins.pop(0) if self._queued_logins else None
 
@@ -215,7 +215,7 @@ class MockIdP:
     def now(self) -> float:
         return self.clock()
 
-    def current_session(self, request: Request) -> Session | None:
+    def _current_session(self, request: Request) -> Session | None:
         session_id = request.cookies.get(SESSION_COOKIE)
         if session_id is None:
             return None
@@ -227,7 +227,7 @@ class MockIdP:
     def _cookie_path(self) -> str:
         return urlsplit(self.config.issuer).path or "/"
 
-    def set_session_cookie(self, response: Response, session: Session) -> None:
+    def _set_session_cookie(self, response: Response, session: Session) -> None:
         response.set_cookie(
             SESSION_COOKIE,
             session.id,
@@ -237,14 +237,14 @@ class MockIdP:
             secure=self.issuer.startswith("https://"),
         )
 
-    def clear_session_cookie(self, response: Response) -> None:
+    def _clear_session_cookie(self, response: Response) -> None:
         response.delete_cookie(SESSION_COOKIE, path=self._cookie_path())
 
     def end_sessions(self) -> None:
         """Log every user out at the provider: the next authorization request needs a new login."""
         self.state.end_sessions()
 
-    def record(self, record: RequestRecord) -> None:
+    def _record(self, record: RequestRecord) -> None:
         self.requests.append(record)
 
     # -- tokens and keys ------------------------------------------------------------------------
@@ -308,7 +308,7 @@ class MockIdP:
         with self._lock:
             self._tamper = kind
 
-    def apply_tamper(self, tokens: TokenSet) -> TokenSet:
+    def _apply_tamper(self, tokens: TokenSet) -> TokenSet:
         """``tokens``, with the ID token tampered if ``tamper_next_id_token`` asked for it."""
         with self._lock:
             kind, self._tamper = self._tamper, None

@@ -52,7 +52,7 @@ async def token(ex: Exchange) -> Response:
     # the tokens that use issued, to revoke them (RFC 6749 section 4.1.2, RFC 9700 section 4.14.2).
     with ex.idp.state.lock:
         tokens = handler(ex, client)
-    tokens = ex.idp.apply_tamper(tokens)
+    tokens = ex.idp._apply_tamper(tokens)
     ex.record.scopes = tuple(tokens.scope.split())
     return json_response(tokens.as_dict())
 
