@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from mockidp._config import ProviderConfig
 from mockidp._errors import ConfigError
-from mockidp._options import OptionError, given, load_file, options
+from mockidp._options import given, load_file, options
 from mockidp._provider import MockIdP
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -30,26 +30,10 @@ CLI_HELP = {
 }
 
 
-def _typed(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """argparse reports ArgumentTypeError messages as they are; OptionError becomes one."""
-    convert = kwargs.get("type")
-    if convert is None or convert is int:
-        return kwargs
-
-    def checked(text: str) -> Any:
-        try:
-            return convert(text)
-        except OptionError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    checked.__name__ = convert.__name__
-    return {**kwargs, "type": checked}
-
-
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("provider options (ProviderConfig fields)")
     for option in options():
-        kwargs = _typed({**option.kwargs, "help": CLI_HELP.get(option.field, option.kwargs["help"])})
+        kwargs = {**option.kwargs, "help": CLI_HELP.get(option.field, option.kwargs["help"])}
         if option.kind == "bool":
             group.add_argument(f"--{option.flag}", action=argparse.BooleanOptionalAction, **kwargs)
         elif option.kind == "list":

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
 from urllib.parse import urlsplit
 
-from mockidp._errors import ConfigError
+from mockidp._errors import ConfigError, unknown
 
 Algorithm: TypeAlias = Literal["RS256", "PS256", "ES256", "EdDSA", "Ed25519"]
 ALGORITHMS: tuple[Algorithm, ...] = ("RS256", "PS256", "ES256", "EdDSA", "Ed25519")
@@ -186,10 +186,10 @@ def _tables(name: str, values: Mapping[str, Any], kind: type[Any]) -> tuple[Any,
 
 
 def _check_options(cls: type[Any], data: Mapping[str, Any]) -> None:
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"unknown {cls.__name__} option(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    names = sorted(f.name for f in dataclasses.fields(cls) if f.init)
+    for name in sorted(data):
+        if name not in names:
+            raise ConfigError(unknown(f"{cls.__name__} option", name, names))
 
 
 def _build(cls: type[Any], data: Mapping[str, Any]) -> Any:
@@ -240,7 +240,7 @@ class ProviderConfig:
             )
         object.__setattr__(self, "issuer", self.issuer.rstrip("/"))
         if self.algorithm not in ALGORITHMS:
-            raise ConfigError(f"unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+            raise ConfigError(unknown("algorithm", self.algorithm, ALGORITHMS))
         for name, kind in (("users", User), ("clients", Client), ("cors_origins", str)):
             value = getattr(self, name)
             if isinstance(value, str | User | Client):

@@ -6,7 +6,9 @@ client, or as an HTML error page when the redirect URI cannot be trusted.
 
 from __future__ import annotations
 
+import difflib
 import unicodedata
+from collections.abc import Iterable
 from typing import Literal
 
 ErrorCode = Literal[
@@ -33,6 +35,15 @@ ErrorCode = Literal[
     "request_not_supported",
     "request_uri_not_supported",
 ]
+
+
+def unknown(what: str, value: object, choices: Iterable[str]) -> str:
+    """The message for a name that is not one of ``choices``, with the nearest one if any is close:
+    ``unknown endpoint 'tokens' (did you mean 'token'?); choose one of discovery, jwks, ...``."""
+    options = [str(c) for c in choices]
+    close = difflib.get_close_matches(value, options, n=1) if isinstance(value, str) else []
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {what} {value!r}{hint}; choose one of {', '.join(options)}"
 
 
 class ConfigError(ValueError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from mockidp._errors import ConfigError, ErrorCode, OAuthError
+from mockidp._errors import ConfigError, ErrorCode, OAuthError, unknown
 from mockidp._journal import ENDPOINTS, Endpoint
 
 _DEFAULT_STATUS: dict[str, int] = {
@@ -66,7 +66,7 @@ class Faults:
         delay: float = 0.0,
     ) -> Fault:
         if endpoint not in ENDPOINTS:
-            raise ConfigError(f"unknown endpoint {endpoint!r}; choose one of {', '.join(ENDPOINTS)}")
+            raise ConfigError(unknown("endpoint", endpoint, ENDPOINTS))
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise ConfigError(f"times must be a positive whole number, got {times!r}")
         if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay < float("inf"):

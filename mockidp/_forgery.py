@@ -16,6 +16,8 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mockidp._errors import unknown
+
 if TYPE_CHECKING:
     from mockidp._keys import KeyRing
     from mockidp._provider import MockIdP
@@ -166,4 +168,4 @@ def forge_access_token(idp: MockIdP, kind: str, **issue: Any) -> ForgedToken:
 
 def check_kind(kind: str, kinds: dict[str, str]) -> None:
     if kind not in kinds:
-        raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(kinds)}")
+        raise ValueError(unknown("kind", kind, kinds))

@@ -18,7 +18,7 @@ from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, KeyParameters, KeySet, OKPKey, RSAKey
 
 from mockidp._config import ALGORITHMS, Algorithm
-from mockidp._errors import ConfigError
+from mockidp._errors import ConfigError, unknown
 
 SigningKey = RSAKey | ECKey | OKPKey
 
@@ -50,7 +50,7 @@ class KeyPool:
     def take(self, alg: str, *, exclude: Iterable[str] = ()) -> SigningKey:
         """A key for ``alg`` whose ``kid`` is not in ``exclude``, made now only if none is cached."""
         if alg not in ALGORITHMS:
-            raise ConfigError(f"unknown algorithm {alg!r}; choose one of {', '.join(ALGORITHMS)}")
+            raise ConfigError(unknown("algorithm", alg, ALGORITHMS))
         taken = set(exclude)
         with self._lock:
             cached = self._keys.setdefault(alg, [])

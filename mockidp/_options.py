@@ -8,6 +8,7 @@ the pytest plugin can register its options without loading the provider.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import tomllib
@@ -42,8 +43,9 @@ FIELD_HELP = {
 _FLAG_NAMES = {"users": "user", "clients": "client", "cors_origins": "cors-origin"}
 
 
-class OptionError(ValueError):
-    """A command-line value that cannot become a provider option (argparse shows the message)."""
+class OptionError(argparse.ArgumentTypeError, ValueError):
+    """A command-line value that cannot become a provider option; argparse (and so pytest) shows its
+    message as it is, rather than "invalid ... value"."""
 
 
 def parse_user(text: str) -> User:

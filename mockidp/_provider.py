@@ -23,7 +23,7 @@ from mockidp._app import create_app
 from mockidp._clock import Clock, system_clock
 from mockidp._config import Client, ProviderConfig, User
 from mockidp._discovery import OIDC_WELL_KNOWN, PATHS
-from mockidp._errors import ConfigError, ErrorCode
+from mockidp._errors import ConfigError, ErrorCode, unknown
 from mockidp._faults import Fault, Faults
 from mockidp._intercept import intercept
 from mockidp._journal import ENDPOINTS, RequestRecord
@@ -47,12 +47,12 @@ class RequestLog(list[RequestRecord]):
 
     def filter(self, **fields: Any) -> list[RequestRecord]:
         """Entries whose attributes equal ``fields``, e.g. ``filter(endpoint="token", grant_type="refresh_token")``."""
-        names = {f.name for f in dataclasses.fields(RequestRecord)}
-        unknown = sorted(set(fields) - names)
-        if unknown:
-            raise TypeError(f"RequestRecord has no field {', '.join(unknown)}; fields: {', '.join(sorted(names))}")
+        names = sorted(f.name for f in dataclasses.fields(RequestRecord))
+        for name in sorted(fields):
+            if name not in names:
+                raise TypeError(unknown("RequestRecord field", name, names))
         if "endpoint" in fields and fields["endpoint"] not in ENDPOINTS:
-            raise ValueError(f"unknown endpoint {fields['endpoint']!r}; choose one of {', '.join(ENDPOINTS)}")
+            raise ValueError(unknown("endpoint", fields["endpoint"], ENDPOINTS))
         return [r for r in self if all(getattr(r, k) == v for k, v in fields.items())]
 
 
@@ -112,7 +112,7 @@ class MockIdP:
     def endpoint(self, name: str) -> str:
         """The URL of an endpoint by its metadata name, e.g. ``endpoint("token_endpoint")``."""
         if name not in PATHS:
-            raise ValueError(f"unknown endpoint {name!r}; choose one of {', '.join(PATHS)}")
+            raise ValueError(unknown("endpoint", name, PATHS))
         return self.issuer + PATHS[name]
 
     # -- users and clients ----------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pytest
 
 from mockidp._config import ProviderConfig
 from mockidp._errors import ConfigError
-from mockidp._options import OptionError, load_file, options
+from mockidp._options import load_file, options
 
 DEFAULT_ENV = (
     "SERVER_METADATA_URL={metadata_url}",
@@ -28,19 +28,6 @@ DEFAULT_ENV = (
 )
 
 _DEFAULTS = pytest.StashKey[dict[str, Any]]()
-
-
-def _typed(convert: Callable[[str], Any]) -> Callable[[str], Any]:
-    """``convert``, with its own message shown by argparse instead of "invalid ... value"."""
-
-    def checked(text: str) -> Any:
-        try:
-            return convert(text)
-        except OptionError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    checked.__name__ = convert.__name__
-    return checked
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -61,8 +48,6 @@ def add_options(parser: pytest.Parser) -> None:
     for option in options():
         dest = f"mockidp_{option.field}"
         kwargs = {**option.kwargs, "dest": dest}
-        if "type" in kwargs and kwargs["type"] is not int:
-            kwargs["type"] = _typed(kwargs["type"])
         if option.kind == "bool":
             group.addoption(
                 f"--mockidp-{option.flag}",

@@ -178,7 +178,9 @@ def test_make_idp_names_an_unknown_option(strict_pytester: pytest.Pytester) -> N
         def test_typo(make_idp):
             with pytest.raises(TypeError) as raised:
                 make_idp(isuer="https://tenant-b.test")
-            assert str(raised.value).startswith("make_idp: unknown ProviderConfig option(s) isuer; known: ")
+            assert str(raised.value).startswith(
+                "make_idp: unknown ProviderConfig option 'isuer' (did you mean 'issuer'?); choose one of "
+            )
         """
     )
 

@@ -114,7 +114,11 @@ def test_a_json_file_works_too(tmp_path: Path) -> None:
         ("bad.toml", "issuer = ", "mockidp: error: '{path}' is not valid TOML: "),
         ("bad.json", "{", "mockidp: error: '{path}' is not valid JSON: "),
         ("list.json", "[]", "mockidp: error: '{path}' must hold a table of provider options"),
-        ("typo.toml", "isuer = 'x'", "mockidp: error: unknown ProviderConfig option(s) isuer; known: "),
+        (
+            "typo.toml",
+            "isuer = 'x'",
+            "mockidp: error: unknown ProviderConfig option 'isuer' (did you mean 'issuer'?); choose one of ",
+        ),
         ("nosub.toml", "[[users]]\nemail = 'x@example.com'", "mockidp: error: a user needs a 'sub' claim"),
     ],
 )

@@ -60,9 +60,12 @@ def test_http_and_path_issuers_are_accepted(issuer: str) -> None:
     assert ProviderConfig(issuer=issuer + "/").issuer == issuer
 
 
-@pytest.mark.parametrize("algorithm", ["HS256", "none", "rs256", ""])
-def test_an_unknown_algorithm_is_refused(algorithm: str) -> None:
-    with config_error(f"unknown algorithm {algorithm!r}; choose one of RS256, PS256, ES256, EdDSA, Ed25519"):
+@pytest.mark.parametrize(
+    ("algorithm", "hint"),
+    [("HS256", " (did you mean 'RS256'?)"), ("none", ""), ("rs256", " (did you mean 'RS256'?)"), ("", "")],
+)
+def test_an_unknown_algorithm_is_refused(algorithm: str, hint: str) -> None:
+    with config_error(f"unknown algorithm {algorithm!r}{hint}; choose one of RS256, PS256, ES256, EdDSA, Ed25519"):
         ProviderConfig(algorithm=algorithm)  # type: ignore[arg-type]
 
 
@@ -156,7 +159,7 @@ def test_replace_returns_a_validated_copy() -> None:
 
 
 def test_replace_refuses_unknown_options() -> None:
-    with config_error(f"unknown ProviderConfig option(s) ttl; known: {OPTIONS}"):
+    with config_error(f"unknown ProviderConfig option 'ttl'; choose one of {OPTIONS}"):
         ProviderConfig().replace(ttl=5)
 
 
@@ -190,10 +193,14 @@ def test_from_dict_reads_users_and_clients_tables() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"isuser": "x", "algo": "RS256"}, f"unknown ProviderConfig option(s) algo, isuser; known: {OPTIONS}"),
+        (
+            {"isuser": "x", "algo": "RS256"},
+            f"unknown ProviderConfig option 'algo' (did you mean 'algorithm'?); choose one of {OPTIONS}",
+        ),
         (
             {"clients": [{"client_id": "web", "secret": "s"}]},
-            "unknown Client option(s) secret; known: client_id, client_secret, grant_types,"
+            "unknown Client option 'secret' (did you mean 'client_secret'?); choose one of client_id, client_secret,"
+            " grant_types,"
             " post_logout_redirect_uris, redirect_uris, scope, token_endpoint_auth_method",
         ),
         ({"users": [{"name": "Bob"}]}, "a user needs a 'sub' claim; got the keys ['name']"),

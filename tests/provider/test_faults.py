@@ -193,8 +193,14 @@ def test_a_whole_flow_survives_a_transient_token_fault(provider: MockIdP) -> Non
 @pytest.mark.parametrize(
     ("call_fault", "message"),
     [
-        (lambda idp: idp.fail("tokens"), f"unknown endpoint 'tokens'; choose one of {ENDPOINT_NAMES}"),
-        (lambda idp: idp.slow("/token", 1), f"unknown endpoint '/token'; choose one of {ENDPOINT_NAMES}"),
+        (
+            lambda idp: idp.fail("tokens"),
+            f"unknown endpoint 'tokens' (did you mean 'token'?); choose one of {ENDPOINT_NAMES}",
+        ),
+        (
+            lambda idp: idp.slow("/token", 1),
+            f"unknown endpoint '/token' (did you mean 'token'?); choose one of {ENDPOINT_NAMES}",
+        ),
         (lambda idp: idp.fail("token", times=0), "times must be a positive whole number, got 0"),
         (lambda idp: idp.fail("token", times=-1), "times must be a positive whole number, got -1"),
         (lambda idp: idp.fail("token", times=1.5), "times must be a positive whole number, got 1.5"),
@@ -332,16 +338,17 @@ def test_filter_refuses_an_unknown_field(provider: MockIdP) -> None:
         provider.requests.filter(endpoint="token", grant="refresh_token")
 
     assert str(caught.value) == (
-        "RequestRecord has no field grant; fields: client_auth_method, client_id, endpoint, error,"
-        " error_description, grant_type, method, params, pkce, scopes, status, time, url, user"
+        "unknown RequestRecord field 'grant' (did you mean 'grant_type'?); choose one of client_auth_method,"
+        " client_id, endpoint, error, error_description, grant_type, method, params, pkce, scopes, status, time,"
+        " url, user"
     )
 
 
 def test_filter_refuses_an_unknown_endpoint(provider: MockIdP) -> None:
-    with pytest.raises(ValueError, match=r"^unknown endpoint '/token'; choose one of ") as caught:
+    with pytest.raises(ValueError) as caught:
         provider.requests.filter(endpoint="/token")
 
-    assert str(caught.value) == f"unknown endpoint '/token'; choose one of {ENDPOINT_NAMES}"
+    assert str(caught.value) == f"unknown endpoint '/token' (did you mean 'token'?); choose one of {ENDPOINT_NAMES}"
 
 
 def test_the_log_is_per_provider(provider: MockIdP, key_pool: Any) -> None:

@@ -151,7 +151,9 @@ def test_rotating_to_an_unknown_algorithm_is_refused(provider: MockIdP) -> None:
     with pytest.raises(ConfigError) as caught:
         provider.rotate_keys("HS256")
 
-    assert str(caught.value) == "unknown algorithm 'HS256'; choose one of RS256, PS256, ES256, EdDSA, Ed25519"
+    assert str(caught.value) == (
+        "unknown algorithm 'HS256' (did you mean 'RS256'?); choose one of RS256, PS256, ES256, EdDSA, Ed25519"
+    )
     assert len(provider.jwks()["keys"]) == 1
 
 
