@@ -345,7 +345,7 @@ def test_filter_refuses_an_unknown_field(provider: MockIdP) -> None:
 
 
 def test_filter_refuses_an_unknown_endpoint(provider: MockIdP) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError, match=r"^unknown endpoint") as caught:
         provider.requests.filter(endpoint="/token")
 
     assert str(caught.value) == f"unknown endpoint '/token' (did you mean 'token'?); choose one of {ENDPOINT_NAMES}"
