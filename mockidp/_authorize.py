@@ -26,6 +26,7 @@ from mockidp._params import (
     FORM_TYPE,
     MAX_FIELDS,
     MAX_VALUE_CHARS,
+    client_scopes,
     form_content_type,
     not_a_form,
     parse_pairs,
@@ -200,16 +201,8 @@ def _check(req: AuthorizationRequest) -> tuple[tuple[str, ...], str | None, str 
         raise OAuthError("request_not_supported", "request objects are not supported (OIDC Core section 6.1)")
     if "request_uri" in params:
         raise OAuthError("request_uri_not_supported", "request_uri is not supported (OIDC Core section 6.2)")
-    scopes = scopes_of(params)
-    req.ex.record.scopes = scopes
-    if req.client.scope is not None:
-        unknown = [s for s in scopes if s not in req.client.scope]
-        if unknown:
-            raise OAuthError(
-                "invalid_scope",
-                f"client {req.client.client_id!r} may not ask for {', '.join(unknown)};"
-                f" allowed: {' '.join(req.client.scope)}",
-            )
+    req.ex.record.scopes = scopes_of(params)
+    scopes = client_scopes(params, req.client)
 
     challenge = params.get("code_challenge")
     method = params.get("code_challenge_method")

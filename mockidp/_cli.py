@@ -66,7 +66,7 @@ def config_values(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
-def describe(idp: MockIdP, host: str, out: TextIO) -> None:
+def describe(idp: MockIdP, out: TextIO) -> None:
     lines = [
         f"mockidp serving {idp.issuer}",
         f"  metadata:  {idp.metadata_url}",
@@ -96,7 +96,7 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         # An issuer the user named is kept (a proxy may front it); otherwise the loopback URL is the issuer.
         with idp.serve(args.host, args.port, keep_issuer="issuer" in values):
-            describe(idp, args.host, out)
+            describe(idp, out)
             stop.wait()
     finally:
         for sig, handler in previous.items():

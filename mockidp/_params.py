@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
+from mockidp._config import Client
 from mockidp._errors import OAuthError
 
 MAX_BODY_BYTES = 64 * 1024
@@ -93,3 +94,16 @@ def scopes_of(params: Mapping[str, str]) -> tuple[str, ...]:
         if token not in scopes:
             scopes.append(token)
     return tuple(scopes)
+
+
+def client_scopes(params: Mapping[str, str], client: Client) -> tuple[str, ...]:
+    """The requested scopes, if ``client`` may ask for them all (its registered ``scope``; None: any)."""
+    scopes = scopes_of(params)
+    if client.scope is not None:
+        refused = [s for s in scopes if s not in client.scope]
+        if refused:
+            raise OAuthError(
+                "invalid_scope",
+                f"client {client.client_id!r} may not ask for {', '.join(refused)}; allowed: {' '.join(client.scope)}",
+            )
+    return scopes

@@ -16,7 +16,7 @@ from mockidp._client_auth import authenticated_form
 from mockidp._config import GRANT_TYPES, Client
 from mockidp._errors import OAuthError
 from mockidp._http import Exchange, json_response
-from mockidp._params import scopes_of
+from mockidp._params import client_scopes, scopes_of
 from mockidp._state import Grant, RefreshToken, new_id
 from mockidp._tokens import TokenSet
 
@@ -175,21 +175,8 @@ def refresh_token(ex: Exchange, client: Client) -> TokenSet:
     return dataclasses.replace(tokens, refresh_token=rotated)
 
 
-def _allowed_scopes(ex: Exchange, client: Client) -> tuple[str, ...]:
-    """The requested scopes, if the client may ask for them all (its registered ``scope``)."""
-    scopes = scopes_of(ex.params)
-    if client.scope is not None:
-        unknown = [s for s in scopes if s not in client.scope]
-        if unknown:
-            raise OAuthError(
-                "invalid_scope",
-                f"client {client.client_id!r} may not ask for {', '.join(unknown)}; allowed: {' '.join(client.scope)}",
-            )
-    return scopes
-
-
 def client_credentials(ex: Exchange, client: Client) -> TokenSet:
-    scopes = _allowed_scopes(ex, client)
+    scopes = client_scopes(ex.params, client)
     grant = Grant(client=client, user=None, scopes=scopes)
     return ex.idp.minter.issue(grant, id_token=False, refresh_token=False)
 
@@ -200,7 +187,7 @@ def password(ex: Exchange, client: Client) -> TokenSet:
     user = idp.find_user(username)
     if user is None or not hmac.compare_digest(user.password.encode(), secret.encode()):
         raise OAuthError("invalid_grant", "wrong username or password")
-    scopes = _allowed_scopes(ex, client)
+    scopes = client_scopes(ex.params, client)
     ex.record.user = user.sub
     grant = Grant(client=client, user=user, scopes=scopes, auth_time=int(idp.now()))
     return idp.minter.issue(grant, id_token="openid" in scopes, refresh_token="refresh_token" in client.grant_types)
