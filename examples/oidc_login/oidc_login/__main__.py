@@ -1,8 +1,9 @@
-"""``python -m oidc_login``: serve the app on http://localhost:5001, as the seed does."""
+"""``python -m oidc_login``: serve the app on http://localhost:5001, as the seed does (``PORT`` overrides)."""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import uvicorn
@@ -15,7 +16,7 @@ def main() -> None:
         logger = logging.getLogger(name)
         logger.setLevel(logging.DEBUG)
         logger.addHandler(logging.StreamHandler(sys.stdout))
-    uvicorn.run(create_app(), host="localhost", port=5001)
+    uvicorn.run(create_app(), host="localhost", port=int(os.environ.get("PORT", "5001")))
 
 
 if __name__ == "__main__":
