@@ -59,6 +59,10 @@ class RequestLog(list[RequestRecord]):
 class MockIdP:
     """An in-process OpenID Connect provider.
 
+    ``config`` is what the provider started from and never changes; ``users`` and ``clients`` are the
+    live registries that ``add_user`` and ``add_client`` extend, and ``issuer`` is the loopback URL
+    while ``serve()`` runs.
+
     >>> idp = MockIdP()
     >>> idp.issuer
     'https://idp.mockidp.test'
