@@ -81,8 +81,8 @@ class Interceptor:
 
         setattr(handle_request, _MARK, self)
         setattr(handle_async_request, _MARK, self)
-        self.sync_patch: Callable[..., Any] = handle_request
-        self.async_patch: Callable[..., Any] = handle_async_request
+        self.sync_patch: Callable[..., Any] | None = handle_request
+        self.async_patch: Callable[..., Any] | None = handle_async_request
 
     @classmethod
     def on_top(cls, package: ModuleType) -> Interceptor | None:
@@ -102,6 +102,9 @@ class Interceptor:
     def uninstall(self) -> None:
         self.package.HTTPTransport.handle_request = self.original_sync
         self.package.AsyncHTTPTransport.handle_async_request = self.original_async
+        # The patches point back at this interceptor; letting go of them leaves no cycle for the garbage
+        # collector, one less cost per test. A patch someone kept still passes everything through.
+        self.sync_patch = self.async_patch = None
 
     def match(self, url: Any) -> MockIdP | None:
         scheme, host, port, path = url.scheme, url.host.lower(), url.port, url.path

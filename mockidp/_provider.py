@@ -80,13 +80,12 @@ class MockIdP:
         self.config = config if config is not None else ProviderConfig()
         if not isinstance(self.config, ProviderConfig):
             raise TypeError(f"config must be a ProviderConfig, got {type(config).__name__}")
-        self._issuer = self.config.issuer
         self.clock: Clock = clock or system_clock
         self.users: dict[str, User] = {u.sub: u for u in self.config.users}
         self.clients: dict[str, Client] = {c.client_id: c for c in self.config.clients}
         self.keys = KeyRing(keys or KeyPool(), self.config.algorithm)
-        self.state = ProviderState()
-        self.minter = TokenMinter(self.config, self.keys, self.state, self.clock, lambda: self.issuer)
+        self.state = ProviderState(issuer=self.config.issuer)
+        self.minter = TokenMinter(self.config, self.keys, self.state, self.clock)
         self.faults = Faults()
         self.requests = RequestLog()
         self._queued_logins: list[User] = []
@@ -103,7 +102,7 @@ class MockIdP:
     @property
     def issuer(self) -> str:
         """The issuer identifier; while ``serve()`` runs, the loopback URL (with the configured path)."""
-        return self._issuer
+        return self.state.issuer
 
     @property
     def metadata_url(self) -> str:
@@ -494,10 +493,10 @@ class MockIdP:
         """
         path = urlsplit(self.config.issuer).path.rstrip("/")
         with serve_in_thread(self.app, host, port) as base, shared_default_context(installed_packages()):
-            previous = self._issuer
+            previous = self.state.issuer
             if not keep_issuer:
-                self._issuer = base + path
+                self.state.issuer = base + path
             try:
                 yield base + path
             finally:
-                self._issuer = previous
+                self.state.issuer = previous

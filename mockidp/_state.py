@@ -76,6 +76,8 @@ class Session:
 
 @dataclass
 class ProviderState:
+    #: The issuer as the provider announces it now: the configured one, or the loopback URL in serve().
+    issuer: str
     codes: dict[str, AuthorizationCode] = field(default_factory=dict)
     access_tokens: dict[str, AccessToken] = field(default_factory=dict)
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,14 +108,11 @@ class TokenMinter:
         keys: KeyRing,
         state: ProviderState,
         clock: Clock,
-        issuer: Callable[[], str],
     ) -> None:
         self.config = config
         self.keys = keys
         self.state = state
         self.clock = clock
-        #: The issuer as the provider announces it now (``serve()`` changes it), for ``iss``.
-        self.issuer = issuer
 
     def now(self) -> int:
         return int(self.clock())
@@ -157,7 +154,7 @@ class TokenMinter:
         claims.update(grant.extra_claims)
         claims.update(
             {
-                "iss": self.issuer(),
+                "iss": self.state.issuer,
                 "sub": grant.user.sub if grant.user is not None else grant.client.client_id,
                 "aud": audience[0] if len(audience) == 1 else audience,
                 "exp": now + lifetime,
@@ -187,7 +184,7 @@ class TokenMinter:
         claims.update(grant.extra_claims)
         claims.update(
             {
-                "iss": self.issuer(),
+                "iss": self.state.issuer,
                 "sub": grant.user.sub,
                 "aud": grant.client.client_id,
                 "azp": grant.client.client_id,

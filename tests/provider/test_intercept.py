@@ -517,3 +517,19 @@ async def test_respx_and_mockidp_async(provider: MockIdP) -> None:
         mocked = await async_get(httpx, ELSEWHERE)
 
     assert (ours.status_code, mocked.json(), route.call_count) == (200, {"mocked": True}, 1)
+
+
+def test_a_provider_left_behind_leaves_no_cycles_for_the_garbage_collector(key_pool: KeyPool) -> None:
+    # Every test makes a provider and intercepts; cycles would make the collector run for each of them.
+    import gc
+
+    MockIdP(keys=key_pool)  # warm imports and the pool's key
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(5):
+            with MockIdP(keys=key_pool).intercept():
+                pass
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
