@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import html.parser
+import sys
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -268,6 +269,9 @@ def _app_raised(flow: Flow, step: Step, exc: Exception) -> LoginError:
 def drive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginResult:
     """Pump ``steps`` (of ``flow``) with a sync client."""
     __tracebackhide__ = True
+    portal = _running_portal(client)
+    if portal is not None:
+        return _drive_in_portal(idp, client, portal, flow, steps)
     transport = idp.transport(package_of(client))
     try:
         step = next(steps)
@@ -315,3 +319,52 @@ async def adrive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginRe
     except BaseException:
         idp._forget_pending_login()  # a broken flow must not log the next one in as its user
         raise
+
+
+def _running_portal(client: Any) -> Any:
+    """The event-loop portal of a Starlette ``TestClient`` entered with ``with``, else ``None``."""
+    if "starlette.testclient" not in sys.modules:
+        return None
+    from starlette.testclient import TestClient
+
+    return client.portal if isinstance(client, TestClient) else None
+
+
+def _drive_in_portal(idp: MockIdP, client: Any, portal: Any, flow: Flow, steps: Steps) -> LoginResult:
+    """Run the whole flow on the TestClient's own event loop, in one call into its portal.
+
+    A TestClient crosses threads about ten times per request to stream each response; a login makes
+    three or four requests to the app. Here the flow runs where the app runs, through an async client
+    that puts into every request's scope what the TestClient would (its lifespan state, client address
+    and root path) and shares its cookies, which it hands back at the end.
+    """
+    __tracebackhide__ = True
+    package = package_of(client)
+    testclient_transport = client._transport  # Starlette keeps the request scope's parts there
+    app, state = client.app, client.app_state
+
+    async def app_in_testclient_scope(scope: Any, receive: Any, send: Any) -> None:
+        await app({**scope, "state": state.copy()}, receive, send)
+
+    transport = package.ASGITransport(
+        app=app_in_testclient_scope,
+        raise_app_exceptions=testclient_transport.raise_server_exceptions,
+        root_path=testclient_transport.root_path,
+        client=testclient_transport.client,
+    )
+    browser = package.AsyncClient(
+        transport=transport, base_url=client.base_url, headers=client.headers, cookies=client.cookies
+    )
+
+    async def run() -> LoginResult:
+        async with browser:
+            return await adrive(idp, browser, flow, steps)
+
+    try:
+        result: LoginResult = portal.call(run)
+        return result
+    finally:  # the same jar, updated in place: a test may hold on to client.cookies
+        jar = client.cookies.jar
+        jar.clear()
+        for cookie in browser.cookies.jar:
+            jar.set_cookie(cookie)

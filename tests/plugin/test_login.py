@@ -417,3 +417,52 @@ def test_a_login_that_breaks_early_does_not_log_the_next_one_in_as_its_user(with
     )
 
     with_apps.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_login_through_an_entered_test_client_sees_the_lifespan_state_and_keeps_the_cookies(
+    with_apps: pytest.Pytester,
+) -> None:
+    # With a TestClient entered (as app_client is), the login runs on the client's own event loop in
+    # one go; the app must still find its lifespan state in every request, as the TestClient gives it.
+    with_apps.makepyfile(
+        """
+        import pytest
+        from starlette.testclient import TestClient
+
+        import login_app
+
+
+        def create_app():
+            inner = login_app.create_app()
+
+            async def app(scope, receive, send):
+                if scope["type"] == "lifespan":  # a lifespan that puts a greeting into the state
+                    await receive()
+                    scope["state"]["greeting"] = "hello"
+                    await send({"type": "lifespan.startup.complete"})
+                    await receive()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+                if scope.get("state", {}).get("greeting") != "hello":
+                    raise RuntimeError(f"no lifespan state in {scope['path']}: {scope.get('state')!r}")
+                await inner(scope, receive, send)
+
+            return app
+
+
+        @pytest.mark.app_factory.with_args(create_app)
+        def test_entered(idp, app_client):
+            jar = app_client.cookies
+            idp.login(app_client, "/")
+            assert app_client.cookies is jar
+            assert app_client.get("/").json()["sub"] == "alice"
+
+
+        def test_not_entered(idp, idp_env):
+            client = TestClient(login_app.create_app(), follow_redirects=False)
+            assert idp.login(client, "/").response.json()["sub"] == "alice"
+            assert client.get("/").json()["sub"] == "alice"
+        """
+    )
+
+    with_apps.runpytest().assert_outcomes(passed=2)
