@@ -68,20 +68,36 @@ def mockidp_config(request: pytest.FixtureRequest) -> ProviderConfig:
 
 
 @pytest.fixture
-def idp(mockidp_config: ProviderConfig, mockidp_keys: KeyPool) -> Iterator[MockIdP]:
+def idp(request: pytest.FixtureRequest, mockidp_config: ProviderConfig, mockidp_keys: KeyPool) -> Iterator[MockIdP]:
     """A fresh in-process OpenID provider; httpx/httpx2 calls to its issuer reach it with no socket."""
     from mockidp import MockIdP
 
+    _mocks_first(request)
     provider = MockIdP(mockidp_config, keys=mockidp_keys)
     with provider.intercept():
         yield provider
 
 
+#: Fixtures of HTTP mocking plugins that patch httpx's transports too. The provider's routing goes on top
+#: of theirs, so requests to the issuer reach the provider and every other request reaches the mock,
+#: whatever order the test names the fixtures in.
+_HTTP_MOCKS = ("httpx_mock", "respx_mock")
+
+
+def _mocks_first(request: pytest.FixtureRequest) -> None:
+    for name in _HTTP_MOCKS:
+        if name in request.fixturenames:
+            request.getfixturevalue(name)
+
+
 @pytest.fixture
-def make_idp(mockidp_config: ProviderConfig, mockidp_keys: KeyPool) -> Iterator[Callable[..., MockIdP]]:
+def make_idp(
+    request: pytest.FixtureRequest, mockidp_config: ProviderConfig, mockidp_keys: KeyPool
+) -> Iterator[Callable[..., MockIdP]]:
     """A factory for more providers in one test: ``make_idp(issuer="https://tenant-b.test", ...)``."""
     from mockidp import ConfigError, MockIdP
 
+    _mocks_first(request)
     with ExitStack() as stack:
 
         def make(**options: Any) -> MockIdP:

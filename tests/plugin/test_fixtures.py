@@ -579,3 +579,22 @@ def test_async_app_client_with_anyio_alone(with_apps: pytest.Pytester) -> None:
     )
 
     with_apps.runpytest("-p", "no:asyncio").assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("order", ["idp, httpx_mock", "httpx_mock, idp"])
+def test_idp_and_pytest_httpx_work_together_in_either_order(strict_pytester: pytest.Pytester, order: str) -> None:
+    # pytest-httpx patches httpx's transport too; the provider's routing goes on top of it whatever the
+    # order, so the issuer's host reaches the provider and every other host reaches pytest-httpx.
+    strict_pytester.makepyfile(
+        f"""
+        import httpx
+
+        def test_both({order}):
+            httpx_mock.add_response(url="https://api.example/items", json=[1, 2])
+
+            assert httpx.get(idp.metadata_url).json()["issuer"] == idp.issuer
+            assert httpx.get("https://api.example/items").json() == [1, 2]
+        """
+    )
+
+    strict_pytester.runpytest().assert_outcomes(passed=1)
