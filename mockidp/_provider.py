@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -36,7 +36,7 @@ from mockidp._transports import async_transport, installed_packages, resolve, sy
 
 if TYPE_CHECKING:
     from mockidp._forgery import ForgedToken
-    from mockidp._login import LoginResult
+    from mockidp._login import Flow, LoginResult, Steps
     from mockidp.testing import LoginRedirect
 
 SESSION_COOKIE = "mockidp_session"
@@ -345,14 +345,25 @@ class MockIdP:
 
     # -- simulated logins (see mockidp._login) ---------------------------------------------------
 
-    def _flow(self, path: str, user: User | str | Mapping[str, Any] | None, claims: dict[str, Any], **kw: Any) -> Any:
+    def _steps(
+        self,
+        kind: Literal["login", "refuse", "logout"],
+        path: str,
+        user: User | str | Mapping[str, Any] | None = None,
+        tamper: str | None = None,
+        claims: dict[str, Any] | None = None,
+    ) -> tuple[Flow, Steps]:
+        """Arm the provider for one simulated flow (its user, a tampered ID token) and lay out its steps."""
         from mockidp._login import Flow
 
         if claims:
             user = self._adhoc_user(user, claims)
         if user is not None:
             self.login_as(user)
-        return Flow(self, path, **kw)
+        if tamper is not None:
+            self.tamper_next_id_token(tamper)
+        flow = Flow(self, path, deny=kind == "refuse", expect_failure=kind != "login" or tamper is not None)
+        return flow, flow.run_logout() if kind == "logout" else flow.run()
 
     def _adhoc_user(self, user: User | str | Mapping[str, Any] | None, claims: dict[str, Any]) -> User:
         if isinstance(user, (User, Mapping)):
@@ -384,10 +395,7 @@ class MockIdP:
         __tracebackhide__ = True  # a failing login shows the test's line, not this method
         from mockidp._login import drive
 
-        if tamper is not None:
-            self.tamper_next_id_token(tamper)
-        flow = self._flow(path, user, claims, deny=False, expect_failure=tamper is not None)
-        return drive(self, client, flow, flow.run())
+        return drive(self, client, *self._steps("login", path, user, tamper, claims))
 
     async def alogin(
         self,
@@ -402,42 +410,35 @@ class MockIdP:
         __tracebackhide__ = True  # a failing login shows the test's line, not this method
         from mockidp._login import adrive
 
-        if tamper is not None:
-            self.tamper_next_id_token(tamper)
-        flow = self._flow(path, user, claims, deny=False, expect_failure=tamper is not None)
-        return await adrive(self, client, flow, flow.run())
+        return await adrive(self, client, *self._steps("login", path, user, tamper, claims))
 
     def refuse(self, client: Any, path: str = "/") -> LoginResult:
         """Like ``login``, but the user denies the request: the app gets ``error=access_denied`` back."""
         __tracebackhide__ = True  # a failing login shows the test's line, not this method
         from mockidp._login import drive
 
-        flow = self._flow(path, None, {}, deny=True, expect_failure=True)
-        return drive(self, client, flow, flow.run())
+        return drive(self, client, *self._steps("refuse", path))
 
     async def arefuse(self, client: Any, path: str = "/") -> LoginResult:
         """``refuse`` for an async client."""
         __tracebackhide__ = True  # a failing login shows the test's line, not this method
         from mockidp._login import adrive
 
-        flow = self._flow(path, None, {}, deny=True, expect_failure=True)
-        return await adrive(self, client, flow, flow.run())
+        return await adrive(self, client, *self._steps("refuse", path))
 
     def logout(self, client: Any, path: str = "/logout") -> LoginResult:
         """GET the app's logout ``path``, follow it through this provider's end-session endpoint and back."""
         __tracebackhide__ = True  # a failing login shows the test's line, not this method
         from mockidp._login import drive
 
-        flow = self._flow(path, None, {}, deny=False, expect_failure=True)
-        return drive(self, client, flow, flow.run_logout())
+        return drive(self, client, *self._steps("logout", path))
 
     async def alogout(self, client: Any, path: str = "/logout") -> LoginResult:
         """``logout`` for an async client."""
         __tracebackhide__ = True  # a failing login shows the test's line, not this method
         from mockidp._login import adrive
 
-        flow = self._flow(path, None, {}, deny=False, expect_failure=True)
-        return await adrive(self, client, flow, flow.run_logout())
+        return await adrive(self, client, *self._steps("logout", path))
 
     def assert_login_redirect(
         self, response: Any, *, scopes: Iterable[str] | None = None, pkce: bool = True
