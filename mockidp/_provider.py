@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from mockidp.testing import LoginRedirect
 
 SESSION_COOKIE = "mockidp_session"
+#: Every this many requests, the provider forgets what expired (see ``ProviderState.prune``).
+PRUNE_EVERY = 1024
 
 
 class RequestLog(list[RequestRecord]):
@@ -249,6 +251,8 @@ class MockIdP:
 
     def _record(self, record: RequestRecord) -> None:
         self.requests.append(record)
+        if len(self.requests) % PRUNE_EVERY == 0:
+            self.state.prune(self.now())
 
     # -- tokens and keys ------------------------------------------------------------------------
 

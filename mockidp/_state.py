@@ -86,9 +86,21 @@ class ProviderState:
 
     def revoke_grant(self, grant: Grant) -> None:
         for jti in grant.access_jtis:
-            self.access_tokens[jti].revoked = True
+            if (access := self.access_tokens.get(jti)) is not None:  # pruned once expired
+                access.revoked = True
         for value in grant.refresh_tokens:
-            self.refresh_tokens[value].revoked = True
+            if (refresh := self.refresh_tokens.get(value)) is not None:
+                refresh.revoked = True
+
+    def prune(self, now: float) -> int:
+        """Forget codes, tokens and sessions that expired: nothing can use them any more, and a
+        long-running ``mockidp serve`` must not grow for ever. Returns how many went."""
+        with self.lock:
+            tables: list[dict[str, Any]] = [self.codes, self.access_tokens, self.refresh_tokens, self.sessions]
+            expired = [(table, key) for table in tables for key, item in table.items() if now >= item.expires_at]
+            for table, key in expired:
+                del table[key]
+        return len(expired)
 
     def end_sessions(self, session_id: str | None = None) -> None:
         if session_id is None:

@@ -197,3 +197,49 @@ def test_ending_sessions_logs_everyone_out(idp: MockIdP) -> None:
     idp.end_sessions()
 
     assert authorize(browser, prompt="none")["error"] == "login_required"
+
+
+def test_what_expired_is_forgotten_as_the_provider_keeps_serving(
+    provider: MockIdP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A long-running `mockidp serve` must not keep every code, token and session it ever issued.
+    import mockidp._provider
+
+    monkeypatch.setattr(mockidp._provider, "PRUNE_EVERY", 2)
+    with freeze_time("2030-01-01") as clock:
+        browser = Browser(provider)
+        request = auth_request(provider)
+        code = callback_params(browser.authorize(request))["code"]
+        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}
+        tokens = token_request(provider, {**data, "code_verifier": request.verifier or ""}, auth=client_auth(provider))
+        state = provider.state
+        assert (len(state.codes), len(state.access_tokens), len(state.refresh_tokens), len(state.sessions)) == (
+            1,
+            1,
+            1,
+            1,
+        )
+
+        clock.tick(timedelta(seconds=provider.config.refresh_token_ttl + 1))
+        with httpx2.Client(transport=provider.transport(httpx2)) as client:
+            client.get(provider.jwks_uri)
+            client.get(provider.jwks_uri)  # the request that makes the count a multiple of PRUNE_EVERY
+
+        assert (state.codes, state.access_tokens, state.refresh_tokens, state.sessions) == ({}, {}, {}, {})
+        refreshed = token_request(
+            provider,
+            {"grant_type": "refresh_token", "refresh_token": tokens.json()["refresh_token"]},
+            auth=client_auth(provider),
+        )
+        assert refreshed.json()["error"] == "invalid_grant"
+
+
+def test_revoking_a_grant_whose_tokens_were_forgotten_is_harmless(provider: MockIdP) -> None:
+    with freeze_time("2030-01-01") as clock:
+        provider.issue_tokens()
+        (record,) = provider.state.access_tokens.values()
+        grant = record.grant
+        clock.tick(timedelta(days=2))
+        assert provider.state.prune(provider.now()) == 2  # the access and the refresh token
+
+        provider.state.revoke_grant(grant)
