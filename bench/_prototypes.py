@@ -2,38 +2,30 @@
 
 Each is a sketch of a change to mockidp or the plugin, close enough to measure its gain:
 
-- ``ssl_cache``: while ``intercept()`` is installed, httpx/httpx2 transports share one SSL context per
-  (verify, trust_env) instead of loading the CA bundle for every new client. authlib builds a new
-  ``AsyncOAuth2Client`` for each metadata fetch, authorization URL, token request and JWKS fetch, and
-  each costs an ``SSLContext.load_verify_locations`` (~29 ms here) that an intercepted request never uses.
-  Landed in mockidp as ``mockidp/_tls.py`` (commit ca86a67); the prototype does nothing when it finds it.
 - ``loop_reuse``: the sync in-process transport runs the provider on one event loop per thread, kept,
   instead of a new loop per request (and one helper thread, kept, when the caller's thread runs a loop).
 - ``one_hop_client``: the routed TestClient sends each app request to the app in one call into its
   portal (the whole response read there), instead of Starlette's ~10 cross-thread calls per request.
-- ``tcp_nodelay``: the loopback server's listening socket is made with ``proto=IPPROTO_TCP``, so asyncio
-  sets TCP_NODELAY on each accepted connection (it only does for sockets whose proto says TCP).
-  Without it, every request after the first on a keep-alive connection waits ~40 ms: uvicorn writes
-  the headers and the body separately, Nagle holds the body until the client's delayed ACK.
+Two earlier prototypes landed in mockidp itself and are gone from here: sharing the default TLS
+context (``mockidp/_tls.py``) and a TCP listening socket so asyncio sets TCP_NODELAY (``_server.bind``).
+The login driver also runs a whole flow in one portal call now, so ``one_hop_client`` only changes the
+test's own requests.
 
 Run ``python bench/_prototypes.py PATCH[,PATCH] -- serve ARGS`` for ``mockidp serve`` with patches.
 
-``apply(["ssl_cache", ...])`` patches for good; ``patched(...)`` undoes on exit.
+``apply(["loop_reuse", ...])`` patches for good; ``patched(...)`` undoes on exit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
-import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-NAMES = ("ssl_cache", "loop_reuse", "one_hop_client", "tcp_nodelay")
+NAMES = ("loop_reuse", "one_hop_client")
 
 
 @contextmanager
@@ -44,67 +36,6 @@ def _setattr(owner: Any, name: str, value: Any) -> Iterator[None]:
         yield
     finally:
         setattr(owner, name, original)
-
-
-# -- ssl_cache ---------------------------------------------------------------------------------
-
-
-#: One cache per original ``create_ssl_context``, kept across installs: every test intercepts anew.
-_SSL_CACHES: dict[Any, dict[tuple[Any, ...], Any]] = {}
-_SSL_LOCK = threading.Lock()
-
-
-def _caching(create: Callable[..., Any]) -> Callable[..., Any]:
-    cache = _SSL_CACHES.setdefault(create, {})
-    lock = _SSL_LOCK
-
-    def create_ssl_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
-        if cert is not None or not isinstance(verify, bool):
-            return create(verify=verify, cert=cert, trust_env=trust_env)
-        # What the default context depends on: the arguments and the variables trust_env reads.
-        key = (verify, trust_env, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-        with lock:
-            found = cache.get(key)
-            if found is None:
-                found = cache[key] = create(verify=verify, cert=cert, trust_env=trust_env)
-        return found
-
-    create_ssl_context.__wrapped__ = create  # type: ignore[attr-defined]
-    return create_ssl_context
-
-
-#: mockidp shares the default TLS context itself since commit ca86a67 (mockidp/_tls.py).
-SSL_LANDED = importlib.util.find_spec("mockidp._tls") is not None
-
-
-@contextmanager
-def ssl_cache() -> Iterator[None]:
-    """Wrap Interceptor.install/uninstall so the package's transports share SSL contexts while installed."""
-    if SSL_LANDED:
-        yield
-        return
-    from mockidp._intercept import Interceptor
-
-    install, uninstall = Interceptor.install, Interceptor.uninstall
-
-    def default_module(interceptor: Any) -> Any:
-        return importlib.import_module(f"{interceptor.package.__name__}._transports.default")
-
-    def patched_install(self: Any) -> None:
-        install(self)
-        module = default_module(self)
-        if not hasattr(module.create_ssl_context, "__wrapped__"):
-            module.create_ssl_context = _caching(module.create_ssl_context)
-
-    def patched_uninstall(self: Any) -> None:
-        uninstall(self)
-        module = default_module(self)
-        original = getattr(module.create_ssl_context, "__wrapped__", None)
-        if original is not None:
-            module.create_ssl_context = original
-
-    with _setattr(Interceptor, "install", patched_install), _setattr(Interceptor, "uninstall", patched_uninstall):
-        yield
 
 
 # -- loop_reuse --------------------------------------------------------------------------------
@@ -180,37 +111,9 @@ def one_hop_client() -> Iterator[None]:
         yield
 
 
-# -- tcp_nodelay -------------------------------------------------------------------------------
-
-
-@contextmanager
-def tcp_nodelay() -> Iterator[None]:
-    import socket
-
-    import mockidp._server as server
-
-    def bind(host: str, port: int) -> socket.socket:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            sock.close()
-            raise
-        sock.listen(128)
-        sock.set_inheritable(True)
-        return sock
-
-    with _setattr(server, "bind", bind):
-        yield
-
-
 PATCHES: dict[str, Callable[[], Any]] = {
-    "ssl_cache": ssl_cache,
     "loop_reuse": loop_reuse,
     "one_hop_client": one_hop_client,
-    "tcp_nodelay": tcp_nodelay,
 }
 
 

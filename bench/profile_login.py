@@ -1,7 +1,7 @@
 """Where a login's and a fixture's time goes, and what the proposed speed-ups would gain.
 
     python bench/profile_login.py                     # per-hop breakdown of the in-process login (sync, async)
-    python bench/profile_login.py --patch ssl_cache   # the same, with prototypes applied (bench/_prototypes.py)
+    python bench/profile_login.py --patch loop_reuse   # the same, with prototypes applied (bench/_prototypes.py)
     python bench/profile_login.py --compare           # A/B of each prototype, interleaved rounds, medians
     python bench/profile_login.py --pyinstrument DIR  # pyinstrument profiles of the login and the fixture
 
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Budget, Summary, fmt
 from _flows import app_for, checked_login
 from _meter import Meter
-from _prototypes import NAMES, SSL_LANDED, patched
+from _prototypes import NAMES, patched
 
 #: (label, target, indent): what the breakdown wraps, in the order it prints.
 APP_SIDE = [
@@ -201,15 +201,12 @@ def compare(quick: bool) -> None:
     rounds = 2 if quick else 5
     budget = Budget(n=6 if quick else 40, seconds=0.5 if quick else 1.5, warmup=2)
     cold = Budget(n=3 if quick else 10, seconds=0.5 if quick else 1.5, warmup=1)
-    # Once mockidp shares TLS contexts itself (SSL_LANDED), "as is" has it and ssl_cache is a no-op.
-    base: tuple[str, ...] = () if SSL_LANDED else ("ssl_cache",)
-    variants: list[tuple[str, tuple[str, ...]]] = [("as is", ())]
-    if base:
-        variants.append(("ssl_cache", base))
-    variants += [
-        ("+".join((*base, "loop_reuse")), (*base, "loop_reuse")),
-        ("+".join((*base, "one_hop_client")), (*base, "one_hop_client")),
-        ("+".join((*base, "loop_reuse", "one_hop_client")), (*base, "loop_reuse", "one_hop_client")),
+    # ssl_cache and tcp_nodelay, once prototypes here, are part of mockidp now (mockidp/_tls.py, _server.py).
+    variants: list[tuple[str, tuple[str, ...]]] = [
+        ("as is", ()),
+        ("loop_reuse", ("loop_reuse",)),
+        ("one_hop_client", ("one_hop_client",)),
+        ("loop_reuse+one_hop_client", ("loop_reuse", "one_hop_client")),
     ]
     cases: list[tuple[str, Callable[[], Summary]]] = [
         ("sync RS256", lambda: login_sync("RS256", pool, budget)),
@@ -243,14 +240,12 @@ def compare(quick: bool) -> None:
                 f"  {name:40s} per test {fmt(suite.per_test.median * 1e3, 'ms')} ms (median of {suite.passed}),"
                 f" 1000 tests ~{fmt(projected_wall(suite) * (1000 / count), 's')} s"
             )
-    print("\nmockidp serve under load (8 connections, 3 s), as is and with tcp_nodelay")
-    for patches in ((), ("tcp_nodelay",)):
-        with Server("mockidp", patches=patches) as server:
-            for operation in ("token", "login"):
-                report = run_load(server, operation, seconds=0.5 if quick else 3.0, limit=100_000, concurrency=8)
-                label = "+".join(patches) or "as is"
-                rate, p50 = report["per_second"], fmt(report["p50_ms"], "ms")
-                print(f"  {label:12s} {operation:6s} {rate:8.0f} /s   p50 {p50} ms   errors {report['errors']}")
+    print("\nmockidp serve under load (8 connections, 3 s)")
+    with Server("mockidp") as server:
+        for operation in ("token", "login"):
+            report = run_load(server, operation, seconds=0.5 if quick else 3.0, limit=100_000, concurrency=8)
+            rate, p50 = report["per_second"], fmt(report["p50_ms"], "ms")
+            print(f"  {operation:6s} {rate:8.0f} /s   p50 {p50} ms   errors {report['errors']}")
 
 
 def pyinstrument_profiles(out: Path, quick: bool, patches: tuple[str, ...]) -> None:
