@@ -6,10 +6,17 @@ The xdist, import-cost and no-httpx2 checks run pytest or Python in a subprocess
 
 from __future__ import annotations
 
+import importlib.abc
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
+from pytest_mockidp._clients import routed_async_client, routed_test_client
+
+from mockidp import MockIdP
 
 #: Subprocess runs skip hypothesis's plugin: with no bytecode cache it re-imports all of hypothesis.
 QUICK_START = ("-p", "no:hypothesispytest")
@@ -185,3 +192,57 @@ def test_make_idp_names_an_unknown_option(strict_pytester: pytest.Pytester) -> N
     )
 
     strict_pytester.runpytest().assert_outcomes(passed=1)
+
+
+class ImportRecorder(importlib.abc.MetaPathFinder):
+    """Sees every import that ``sys.modules`` cannot answer: a first import, or one that fails."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        self.names.append(fullname)
+
+
+@pytest.fixture
+def login_app(routed: MockIdP, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from tests.plugin.apps import login_app
+
+    monkeypatch.setenv("SERVER_METADATA_URL", routed.metadata_url)
+    monkeypatch.setenv("CLIENT_ID", routed.client.client_id)
+    monkeypatch.setenv("CLIENT_SECRET", routed.client.client_secret or "")
+    return login_app.create_app()
+
+
+@contextmanager
+def recording_imports() -> Iterator[list[str]]:
+    recorder = ImportRecorder()
+    sys.meta_path.insert(0, recorder)
+    try:
+        yield recorder.names
+    finally:
+        sys.meta_path.remove(recorder)
+
+
+def test_a_warm_login_searches_for_no_module(routed: MockIdP, login_app: Any) -> None:
+    """Each failed import searches sys.path (~0.1 ms): httpx's ASGITransport tries ``sniffio`` per request."""
+    with routed_test_client(login_app) as client:
+        routed.login(client, "/")
+        client.cookies.clear()
+        with recording_imports() as imported:
+            result = routed.login(client, "/")
+
+    assert imported == []
+    assert result.response.json() == {"sub": "alice", "email": "alice@example.com"}
+
+
+@pytest.mark.asyncio
+async def test_a_warm_async_login_searches_for_no_module(routed: MockIdP, login_app: Any) -> None:
+    async with routed_async_client(login_app) as client:
+        await routed.alogin(client, "/")
+        client.cookies.clear()
+        with recording_imports() as imported:
+            result = await routed.alogin(client, "/")
+
+    assert imported == []
+    assert result.response.json() == {"sub": "alice", "email": "alice@example.com"}
