@@ -83,20 +83,32 @@ async def ameasure(
     fn: Callable[[], Awaitable[object]], budget: Budget, *, before: Callable[[], object] | None = None
 ) -> Summary:
     """``measure`` for a coroutine function, awaited on the running loop."""
+    (summary,) = await ameasure_each([(fn, before)], budget)
+    return summary
+
+
+Timed = tuple[Callable[[], Awaitable[object]], Callable[[], object] | None]
+
+
+async def ameasure_each(timed: Sequence[Timed], budget: Budget) -> list[Summary]:
+    """``ameasure`` for several coroutine functions, one sample of each in turn: the machine's ups and downs
+    fall on all of them alike, so their difference is steadier than that of separate runs."""
     for _ in range(budget.warmup):
-        if before is not None:
-            before()
-        await fn()
+        for fn, before in timed:
+            if before is not None:
+                before()
+            await fn()
     gc.collect()
-    samples: list[float] = []
+    samples: list[list[float]] = [[] for _ in timed]
     deadline = time.perf_counter() + budget.seconds
-    while len(samples) < budget.n and (len(samples) < budget.min_n or time.perf_counter() < deadline):
-        if before is not None:
-            before()
-        start = time.perf_counter()
-        await fn()
-        samples.append(time.perf_counter() - start)
-    return Summary(samples)
+    while len(samples[0]) < budget.n and (len(samples[0]) < budget.min_n or time.perf_counter() < deadline):
+        for (fn, before), into in zip(timed, samples, strict=True):
+            if before is not None:
+                before()
+            start = time.perf_counter()
+            await fn()
+            into.append(time.perf_counter() - start)
+    return [Summary(one) for one in samples]
 
 
 @dataclass(frozen=True)

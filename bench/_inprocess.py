@@ -7,7 +7,7 @@ import base64
 import os
 from typing import Any
 
-from _common import Budget, Row, Summary, Target, ameasure, measure, ratio, row_from
+from _common import Budget, Row, Summary, Target, ameasure, ameasure_each, measure, ratio, row_from
 from _flows import (
     CLIENT_SECRET_FOR_PEER,
     app_for,
@@ -20,6 +20,7 @@ from _flows import (
 )
 
 LOGIN_TARGETS = {"RS256": Target(2.0, text="<= 2 ms"), "ES256": Target(1.2, text="<= 1.2 ms")}
+APP_URL = "http://testserver"
 PEER_SPEEDUP = Target(10.0, at_least=True, text=">= 10x")
 
 
@@ -40,23 +41,41 @@ def login_sync(alg: str, pool: Any, budget: Budget) -> Summary:
             return measure(lambda: checked_login(idp.login(client, "/other")), budget, before=client.cookies.clear)
 
 
-def login_async(alg: str, pool: Any, budget: Budget) -> Summary:
-    """``await idp.alogin`` through the plugin's routed async client (httpx2 ASGITransport on the app)."""
+def login_async(alg: str, pool: Any, budget: Budget) -> tuple[Summary, Summary]:
+    """``await idp.alogin`` through the plugin's routed async client (httpx2 ASGITransport on the app), and
+    in turn with it the same login against ``_floor.CannedProvider``: what it costs when the provider costs ~0.
+    """
+    import httpx2
+    from _floor import CLIENT_ID, CLIENT_SECRET, ISSUER, CannedProvider, floor_login, routed_to
     from pytest_mockidp._clients import routed_async_client
 
     idp = _provider(alg, pool)
+    stub = CannedProvider(pool.take(alg), alg)
 
-    async def run() -> Summary:
+    async def run() -> list[Summary]:
         with idp.intercept():
-            app = app_for(idp)
-            async with routed_async_client(app) as client:
+            async with routed_to(stub) as to_stub:
+                app = app_for(idp)
+                floor_app = example_app(f"{ISSUER}/.well-known/openid-configuration", CLIENT_ID, CLIENT_SECRET)
+                async with (
+                    routed_async_client(app) as client,
+                    httpx2.AsyncClient(transport=httpx2.ASGITransport(app=floor_app), base_url=APP_URL) as floor_client,
+                    httpx2.AsyncClient(transport=to_stub) as browser,
+                ):
 
-                async def once() -> None:
-                    checked_login(await idp.alogin(client, "/other"))
+                    async def mockidp_login() -> None:
+                        checked_login(await idp.alogin(client, "/other"))
 
-                return await ameasure(once, budget, before=client.cookies.clear)
+                    return await ameasure_each(
+                        [
+                            (mockidp_login, client.cookies.clear),
+                            (lambda: floor_login(floor_client, browser), floor_client.cookies.clear),
+                        ],
+                        budget,
+                    )
 
-    return asyncio.run(run())
+    mockidp, floor = asyncio.run(run())
+    return mockidp, floor
 
 
 def login_per_test(alg: str, pool: Any, budget: Budget) -> Summary:
@@ -83,11 +102,16 @@ def section_login(pool: Any, budget: Budget, cold_budget: Budget) -> list[Row]:
         summary = login_sync(alg, pool, budget)
         sync[alg] = summary.median
         rows.append(row_from("2", f"login in-process, sync TestClient, {alg}", summary, target=LOGIN_TARGETS[alg]))
+    floors: list[Row] = []
     for alg in ("RS256", "ES256"):
-        summary = login_async(alg, pool, budget)
+        summary, floor = login_async(alg, pool, budget)
         row = row_from("2", f"login in-process, async client, {alg}", summary, target=LOGIN_TARGETS[alg])
         row.ratio = ratio(summary.median, sync[alg]).replace("x", "x sync")
         rows.append(row)
+        row = row_from("2", f"  floor: the same login, provider stubbed (1 signature), {alg}", floor)
+        row.ratio = f"mockidp: +{(summary.median - floor.median) * 1e3:.2f} ms"
+        floors.append(row)
+    rows.extend(floors)
     summary = login_per_test("RS256", pool, cold_budget)
     row = row_from("2", "login per test (new idp+app+client), sync, RS256", summary)
     row.ratio = ratio(summary.median, sync["RS256"]).replace("x", "x warm")
