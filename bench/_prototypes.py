@@ -4,12 +4,11 @@ Each is a sketch of a change to mockidp or the plugin, close enough to measure i
 
 - ``loop_reuse``: the sync in-process transport runs the provider on one event loop per thread, kept,
   instead of a new loop per request (and one helper thread, kept, when the caller's thread runs a loop).
-- ``one_hop_client``: the routed TestClient sends each app request to the app in one call into its
-  portal (the whole response read there), instead of Starlette's ~10 cross-thread calls per request.
-Two earlier prototypes landed in mockidp itself and are gone from here: sharing the default TLS
-context (``mockidp/_tls.py``) and a TCP listening socket so asyncio sets TCP_NODELAY (``_server.bind``).
-The login driver also runs a whole flow in one portal call now, so ``one_hop_client`` only changes the
-test's own requests.
+
+Three earlier prototypes landed in mockidp and the plugin and are gone from here: sharing the default
+TLS context (``mockidp/_tls.py``), a TCP listening socket so asyncio sets TCP_NODELAY (``_server.bind``)
+and ``one_hop_client``, each buffered request of the routed TestClient made in one call into its portal
+(``plugin/pytest_mockidp/_testclient.py``; the login driver runs a whole flow in one call).
 
 Run ``python bench/_prototypes.py PATCH[,PATCH] -- serve ARGS`` for ``mockidp serve`` with patches.
 
@@ -25,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-NAMES = ("loop_reuse", "one_hop_client")
+NAMES = ("loop_reuse",)
 
 
 @contextmanager
@@ -72,48 +71,8 @@ def loop_reuse() -> Iterator[None]:
             pool.shutdown()
 
 
-# -- one_hop_client ----------------------------------------------------------------------------
-
-
-@contextmanager
-def one_hop_client() -> Iterator[None]:
-    from pytest_mockidp import _clients
-
-    package = _clients.TESTCLIENT_PACKAGE
-    routed = _clients.RoutedTestClient
-    previous = routed.__dict__["_transport_for_url"]
-
-    class OneHop(package.BaseTransport):  # type: ignore[misc,name-defined]
-        def __init__(self, client: Any) -> None:
-            self.client = client
-            self.asgi = package.ASGITransport(app=client.app, client=("testclient", 50000))
-
-        def handle_request(self, request: Any) -> Any:
-            request.read()
-
-            async def call() -> tuple[int, Any, bytes]:
-                response = await self.asgi.handle_async_request(request)
-                return response.status_code, response.headers, await response.aread()
-
-            status, headers, body = self.client.portal.call(call)
-            return package.Response(status, headers=headers, content=body, request=request)
-
-    def _transport_for_url(self: Any, url: Any) -> Any:
-        found = previous(self, url)
-        if found is self._transport and getattr(self, "portal", None) is not None:
-            hop = self.__dict__.get("_bench_one_hop")
-            if hop is None:
-                hop = self.__dict__["_bench_one_hop"] = OneHop(self)
-            return hop
-        return found
-
-    with _setattr(routed, "_transport_for_url", _transport_for_url):
-        yield
-
-
 PATCHES: dict[str, Callable[[], Any]] = {
     "loop_reuse": loop_reuse,
-    "one_hop_client": one_hop_client,
 }
 
 

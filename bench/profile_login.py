@@ -205,8 +205,6 @@ def compare(quick: bool) -> None:
     variants: list[tuple[str, tuple[str, ...]]] = [
         ("as is", ()),
         ("loop_reuse", ("loop_reuse",)),
-        ("one_hop_client", ("one_hop_client",)),
-        ("loop_reuse+one_hop_client", ("loop_reuse", "one_hop_client")),
     ]
     cases: list[tuple[str, Callable[[], Summary]]] = [
         ("sync RS256", lambda: login_sync("RS256", pool, budget)),

@@ -20,33 +20,15 @@ from types import ModuleType
 from typing import Any
 
 import anyio
-from starlette import testclient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockidp._intercept import Interceptor
 from mockidp._transports import resolve
+from pytest_mockidp._testclient import RoutedTestClient, provider_at
 
 BASE_URL = "http://testserver"
-#: The httpx package Starlette's TestClient is built on (httpx2 when installed).
-TESTCLIENT_PACKAGE: ModuleType = vars(testclient)["httpx"]
 
 #: Starts a task that outlives the caller (a task group's ``start_soon``, or the event loop's ``create_task``).
 Spawn = Callable[[Callable[[], Coroutine[Any, Any, None]]], object]
-
-
-def _provider_at(package: ModuleType, url: Any) -> Any:
-    interceptor = Interceptor.on_top(package)
-    return interceptor.match(url) if interceptor is not None else None
-
-
-class RoutedTestClient(testclient.TestClient):
-    """Starlette's TestClient, with requests to an active provider's issuer sent to the provider."""
-
-    def _transport_for_url(self, url: Any) -> Any:
-        provider = _provider_at(TESTCLIENT_PACKAGE, url)
-        if provider is not None:
-            return provider.transport(TESTCLIENT_PACKAGE)
-        return super()._transport_for_url(url)
 
 
 @functools.cache
@@ -55,7 +37,7 @@ def _async_client_class(package: ModuleType) -> type[Any]:
         """An async client on an ASGI app, with requests to an active provider's issuer sent to it."""
 
         def _transport_for_url(self, url: Any) -> Any:
-            provider = _provider_at(package, url)
+            provider = provider_at(package, url)
             if provider is not None:
                 return provider.async_transport(package)
             return super()._transport_for_url(url)
