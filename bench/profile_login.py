@@ -59,6 +59,7 @@ APP_SIDE = [
 ]
 INTERCEPTED = "app -> provider (authlib's requests, intercepted)"
 HOP = "browser -> provider (idp.login's transport)"
+PORTAL = "TestClient portal call"
 PROVIDER_SIDE = [
     ("TokenMinter.issue (access + ID + refresh token)", "mockidp._tokens:TokenMinter.issue", 3),
     ("KeyRing.sign (JWS signatures)", "mockidp._keys:KeyRing.sign", 4),
@@ -80,15 +81,13 @@ def instrumented(idp: Any, client: Any, meter: Meter, *, sync: bool) -> Iterator
     idp._app = timed_provider  # the transports are built from idp.app on first use
     idp._transports.clear()
     try:
-        meter.wrap_attribute(client, "request", "browser -> app requests")
-        transport = idp.transport(package) if sync else idp.async_transport(package)
-        meter.wrap_attribute(transport, "handle_request" if sync else "handle_async_request", HOP)
-        # authlib's requests, routed by intercept() (through the same async transport in async mode).
+        if sync:  # the driver runs the whole flow in one call into the TestClient's portal, with an async client
+            meter.wrap("mockidp._login:_drive_in_portal", PORTAL)
+        else:
+            meter.wrap_attribute(client, "request", "browser -> app requests")
+        # The login's hop to /authorize and authlib's requests (routed by intercept()) share one transport.
+        meter.wrap_attribute(idp.async_transport(package), "handle_async_request", HOP)
         meter.wrap(f"{package.__name__}._transports.default:AsyncHTTPTransport.handle_async_request", INTERCEPTED)
-        if sync:
-            meter.wrap("mockidp._clock:RealTimeEventLoop.__init__", "new event loop: create")
-            meter.wrap("asyncio.base_events:BaseEventLoop.close", "new event loop: close")
-            meter.wrap("asyncio.base_events:BaseEventLoop.shutdown_asyncgens", "new event loop: close")
         for label, target, _ in APP_SIDE + PROVIDER_SIDE:
             meter.wrap(target, label)
         yield
@@ -147,19 +146,14 @@ def print_breakdown(title: str, total_ms: float, meter: Meter, n: int, *, sync: 
         return f"{count:g}" if count else "0"
 
     lines: list[tuple[str, float, str]] = [("login, end to end (mean; instrumented)", total_ms, "1")]
-    browser = "browser -> app requests"
-    lines.append(
-        (
-            "browser -> app requests (" + ("Starlette TestClient" if sync else "httpx2 AsyncClient") + ")",
-            ms(browser),
-            calls(browser),
-        )
-    )
     app_label = APP_SIDE[0][0]
-    transport = (
-        "  TestClient machinery: portal hops, streaming" if sync else "  httpx2 client + ASGITransport"
-    ) + " (= above - app)"
-    lines.append((transport, ms(browser) - ms(app_label), ""))
+    browser = "browser -> app requests"
+    if sync:
+        lines.append(("idp.login before and after the portal call (flow set-up)", total_ms - ms(PORTAL), ""))
+        lines.append(("the flow in one call into the TestClient's portal", ms(PORTAL), calls(PORTAL)))
+    else:
+        lines.append(("browser -> app requests (httpx2 AsyncClient)", ms(browser), calls(browser)))
+        lines.append(("  httpx2 client + ASGITransport (= above - app)", ms(browser) - ms(app_label), ""))
     for label, _, indent in APP_SIDE:
         lines.append(("  " * (indent - 1) + label, ms(label), calls(label)))
         if label.startswith("authlib fetch_access_token"):
@@ -170,20 +164,14 @@ def print_breakdown(title: str, total_ms: float, meter: Meter, n: int, *, sync: 
         lines.append(("  " + key.removeprefix("provider "), ms(key), calls(key)))
     for label, _, indent in PROVIDER_SIDE:
         lines.append(("  " * (indent - 2) + label, ms(label), calls(label)))
-    # In async mode the login's provider hop and authlib's requests share one transport object.
-    hop_ms = ms(HOP) if sync else ms(HOP) - ms(INTERCEPTED)
-    hop_calls = meter.count.get(HOP, 0) - (0 if sync else meter.count.get(INTERCEPTED, 0))
+    hop_ms = ms(HOP) - ms(INTERCEPTED)
+    hop_calls = meter.count.get(HOP, 0) - meter.count.get(INTERCEPTED, 0)
     lines.append((HOP, hop_ms, f"{hop_calls / n:g}"))
     if sync:
-        lines.append(
-            (
-                "  new event loop per request: create + close",
-                ms("new event loop: create") + ms("new event loop: close"),
-                "",
-            )
-        )
-    rest = total_ms - ms(browser) - hop_ms
-    lines.append(("login driver (mockidp._login: flow, cookies, parsing)", rest, ""))
+        rest = ms(PORTAL) - ms(app_label) - hop_ms
+        lines.append(("  the rest: thread hand-off, login driver, its httpx2 client on the app", rest, ""))
+    else:
+        lines.append(("login driver (mockidp._login: flow, cookies, parsing)", total_ms - ms(browser) - hop_ms, ""))
     print(f"\n{title}")
     width = max(len(label) for label, _, _ in lines)
     for label, value, count in lines:
