@@ -150,7 +150,7 @@ def _route(package: ModuleType, destination: Destination) -> Iterator[None]:
 @contextmanager
 def intercept(idp: MockIdP, packages: list[ModuleType | str] | None = None) -> Iterator[MockIdP]:
     """Route requests for ``idp``'s issuer through every installed httpx package (or those given)."""
-    modules = [resolve(p) for p in packages] if packages is not None else installed_packages()
+    modules = [resolve(p) for p in packages] if packages is not None else list(installed_packages())
     destination = Destination.of(idp)
     with ExitStack() as stack:
         stack.enter_context(shared_default_context(modules))

@@ -24,15 +24,20 @@ T = TypeVar("T")
 PACKAGES = ("httpx2", "httpx")
 
 
-def installed_packages() -> list[ModuleType]:
-    """The httpx packages importable here, ``httpx2`` first."""
+@functools.cache
+def installed_packages() -> tuple[ModuleType, ...]:
+    """The httpx packages importable here, ``httpx2`` first.
+
+    Asked once per process: an import that fails searches all of ``sys.path`` again each time (~0.1 ms),
+    and every login and every ``intercept()`` asks.
+    """
     found = []
     for name in PACKAGES:
         try:
             found.append(importlib.import_module(name))
         except ImportError:
             continue
-    return found
+    return tuple(found)
 
 
 def resolve(package: ModuleType | str | None) -> ModuleType:

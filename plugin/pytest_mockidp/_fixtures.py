@@ -44,14 +44,22 @@ def _marker_problem(kwargs: dict[str, Any]) -> str | None:
     return None
 
 
+#: The suite's ProviderConfig (ini and flags, no marker), made once: most tests have no marker, and the
+#: config is immutable (a frozen dataclass of tuples), so they can all share it.
+_SUITE_CONFIG = pytest.StashKey["ProviderConfig"]()
+
+
 @pytest.fixture
 def mockidp_config(request: pytest.FixtureRequest) -> ProviderConfig:
     """This test's ProviderConfig: --mockidp-*/ini defaults, then @pytest.mark.mockidp from module to test."""
     from mockidp import ConfigError, ProviderConfig
 
+    markers = list(request.node.iter_markers_with_node("mockidp"))
+    if not markers and _SUITE_CONFIG in request.config.stash:
+        return request.config.stash[_SUITE_CONFIG]
     values = suite_defaults(request.config)
     problem = None
-    for node, marker in reversed(list(request.node.iter_markers_with_node("mockidp"))):
+    for node, marker in reversed(markers):
         where = f"@pytest.mark.mockidp on {node.nodeid or node.name}"
         if marker.args:
             problem = f"{where}: takes keyword arguments only (ProviderConfig fields), got {marker.args!r}"
@@ -61,10 +69,14 @@ def mockidp_config(request: pytest.FixtureRequest) -> ProviderConfig:
             pytest.fail(problem, pytrace=False)
         values.update(marker.kwargs)
     try:
-        return ProviderConfig.from_dict(values)
+        config = ProviderConfig.from_dict(values)
     except (ConfigError, TypeError) as exc:
         problem = f"@pytest.mark.mockidp: {exc}"
-    pytest.fail(problem, pytrace=False)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+    if not markers:
+        request.config.stash[_SUITE_CONFIG] = config
+    return config
 
 
 @pytest.fixture

@@ -40,6 +40,28 @@ def test_markers_merge_from_module_to_test_and_the_closest_wins(strict_pytester:
     strict_pytester.runpytest().assert_outcomes(passed=2)
 
 
+def test_a_marker_changes_only_its_own_test(strict_pytester: pytest.Pytester) -> None:
+    """Tests without a marker share the suite's config; a marked test in between changes nothing for them."""
+    strict_pytester.makepyfile(
+        """
+        import pytest
+
+        def test_before(idp):
+            assert (idp.issuer, idp.config.code_ttl) == ("https://idp.mockidp.test", 60)
+
+        @pytest.mark.mockidp(issuer="https://marked.test", code_ttl=5)
+        def test_marked(idp):
+            assert (idp.issuer, idp.config.code_ttl) == ("https://marked.test", 5)
+
+        def test_after(idp, mockidp_config):
+            assert (idp.issuer, idp.config.code_ttl) == ("https://idp.mockidp.test", 60)
+            assert idp.config is mockidp_config
+        """
+    )
+
+    strict_pytester.runpytest().assert_outcomes(passed=3)
+
+
 def test_ini_options_set_the_defaults(strict_pytester: pytest.Pytester, ini: Ini) -> None:
     ini(
         "mockidp_issuer = https://login.example.test/realms/shop",
