@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 # pytester restores ``sys.modules`` after each in-process run, so whatever a run imports is imported
 # (and, for pytest plugins, assertion-rewritten) again by the next one. Importing the heavy modules
@@ -33,6 +34,7 @@ from cryptography.x509.oid import NameOID
 
 import mockidp._provider
 import mockidp.testing
+from mockidp import MockIdP
 
 PRELOADED = (
     authlib.integrations.starlette_client,
@@ -117,3 +119,14 @@ def _quick_tls_contexts(tiny_ca_file: Path, monkeypatch: pytest.MonkeyPatch) -> 
     instead of ~100 ms. Nothing here reaches a real TLS server.
     """
     monkeypatch.setenv("SSL_CERT_FILE", str(tiny_ca_file))
+
+
+@pytest.fixture
+def login_app(routed: MockIdP, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``apps/login_app.py`` built in this process for ``routed``, as ``idp_env`` and ``app`` would build it."""
+    from tests.plugin.apps import login_app
+
+    monkeypatch.setenv("SERVER_METADATA_URL", routed.metadata_url)
+    monkeypatch.setenv("CLIENT_ID", routed.client.client_id)
+    monkeypatch.setenv("CLIENT_SECRET", routed.client.client_secret or "")
+    return login_app.create_app()

@@ -204,16 +204,6 @@ class ImportRecorder(importlib.abc.MetaPathFinder):
         self.names.append(fullname)
 
 
-@pytest.fixture
-def login_app(routed: MockIdP, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from tests.plugin.apps import login_app
-
-    monkeypatch.setenv("SERVER_METADATA_URL", routed.metadata_url)
-    monkeypatch.setenv("CLIENT_ID", routed.client.client_id)
-    monkeypatch.setenv("CLIENT_SECRET", routed.client.client_secret or "")
-    return login_app.create_app()
-
-
 @contextmanager
 def recording_imports() -> Iterator[list[str]]:
     recorder = ImportRecorder()

@@ -7,7 +7,7 @@ and the plugin's, which makes a buffered request in one call into the client's e
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import pytest
@@ -22,6 +22,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
+
+from mockidp import MockIdP
 
 ClientFactory = Callable[..., TestClient]
 CLIENTS = {"starlette": TestClient, "routed": RoutedTestClient}
@@ -82,22 +84,39 @@ def test_the_app_sees_the_same_scope_and_body_from_both_clients() -> None:
     assert from_routed["body"] == b"payload"
 
 
+@contextmanager
+def counting_portal_calls(client: TestClient) -> Iterator[list[object]]:
+    """What the test's thread asks the client's event loop thread to run, one entry per crossing."""
+    portal: Any = client.portal
+    calls: list[object] = []
+    original = portal.call
+
+    def counting_call(fn: Any, *args: Any) -> Any:
+        calls.append(fn)
+        return original(fn, *args)
+
+    portal.call = counting_call
+    try:
+        yield calls
+    finally:
+        portal.call = original
+
+
 def test_a_buffered_request_crosses_into_the_event_loop_once() -> None:
     app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("hi"))])
-    with RoutedTestClient(app) as client:
-        portal = client.portal
-        calls: list[object] = []
-        original = portal.call  # type: ignore[union-attr]
-
-        def counting_call(fn: Any, *args: Any) -> Any:
-            calls.append(fn)
-            return original(fn, *args)
-
-        portal.call = counting_call  # type: ignore[method-assign,union-attr]
+    with RoutedTestClient(app) as client, counting_portal_calls(client) as calls:
         response = client.get("/")
-        assert calls == [_exchange]
 
+    assert calls == [_exchange]
     assert response.text == "hi"
+
+
+def test_a_whole_simulated_login_crosses_into_the_event_loop_once(routed: MockIdP, login_app: Any) -> None:
+    with RoutedTestClient(login_app, follow_redirects=False) as client, counting_portal_calls(client) as calls:
+        result = routed.login(client, "/")
+
+    assert len(calls) == 1
+    assert result.response.json() == {"sub": "alice", "email": "alice@example.com"}
 
 
 def lifespan_app() -> Starlette:
