@@ -81,9 +81,14 @@ def describe(idp: MockIdP, out: TextIO) -> None:
     print("\n".join(lines), file=out, flush=True)
 
 
+#: A standalone server keeps the last this many requests in ``idp.requests``: it may run for hours under
+#: load, and nobody reads its log.
+SERVE_LOG_LIMIT = 1000
+
+
 def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     values = config_values(args)
-    idp = MockIdP(ProviderConfig.from_dict(values))
+    idp = MockIdP(ProviderConfig.from_dict(values), request_log_limit=SERVE_LOG_LIMIT)
     if args.host not in LOOPBACK:
         print(
             f"mockidp: WARNING: listening on {args.host}, not loopback. mockidp is a test tool: anyone who can"

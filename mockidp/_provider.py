@@ -45,7 +45,23 @@ PRUNE_EVERY = 1024
 
 
 class RequestLog(list[RequestRecord]):
-    """Every request the provider answered, oldest first; ``filter`` picks entries by their fields."""
+    """Every request the provider answered, oldest first; ``filter`` picks entries by their fields.
+
+    With a ``limit``, only the last ``limit`` requests are kept (``mockidp serve`` keeps 1,000: nobody
+    reads its log, and a server under load answers hundreds of requests a second).
+    """
+
+    def __init__(self, limit: int | None = None) -> None:
+        super().__init__()
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be None or at least 0, got {limit}")
+        self.limit = limit
+
+    def add(self, record: RequestRecord) -> None:
+        """Log ``record``, forgetting the oldest entry past the limit."""
+        self.append(record)
+        if self.limit is not None and len(self) > self.limit:
+            del self[: len(self) - self.limit]
 
     def filter(self, **fields: Any) -> list[RequestRecord]:
         """Entries whose attributes equal ``fields``, e.g. ``filter(endpoint="token", grant_type="refresh_token")``."""
@@ -63,7 +79,7 @@ class MockIdP:
 
     ``config`` is what the provider started from and never changes; ``users`` and ``clients`` are the
     live registries that ``add_user`` and ``add_client`` extend, and ``issuer`` is the loopback URL
-    while ``serve()`` runs.
+    while ``serve()`` runs. ``requests`` logs every request answered, or the last ``request_log_limit``.
 
     >>> idp = MockIdP()
     >>> idp.issuer
@@ -78,6 +94,7 @@ class MockIdP:
         *,
         keys: KeyPool | None = None,
         clock: Clock | None = None,
+        request_log_limit: int | None = None,
     ) -> None:
         self.config = config if config is not None else ProviderConfig()
         if not isinstance(self.config, ProviderConfig):
@@ -89,7 +106,8 @@ class MockIdP:
         self.state = ProviderState(issuer=self.config.issuer)
         self.minter = TokenMinter(self.config, self.keys, self.state, self.clock)
         self.faults = Faults()
-        self.requests = RequestLog()
+        self.requests = RequestLog(request_log_limit)
+        self._answered = 0  # requests answered, for pruning: the log may be capped
         self._queued_logins: list[User] = []
         self._tamper: str | None = None
         self._app: Starlette | None = None
@@ -250,8 +268,9 @@ class MockIdP:
         self.state.end_sessions()
 
     def _record(self, record: RequestRecord) -> None:
-        self.requests.append(record)
-        if len(self.requests) % PRUNE_EVERY == 0:
+        self.requests.add(record)
+        self._answered += 1
+        if self._answered % PRUNE_EVERY == 0:
             self.state.prune(self.now())
 
     # -- tokens and keys ------------------------------------------------------------------------

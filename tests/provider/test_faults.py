@@ -360,6 +360,24 @@ def test_the_log_is_per_provider(provider: MockIdP, key_pool: Any) -> None:
     assert other.requests == []
 
 
+@pytest.mark.parametrize(("limit", "kept"), [(2, ["discovery", "jwks"]), (0, [])])
+def test_a_log_with_a_limit_keeps_the_latest_requests(key_pool: Any, limit: int, kept: list[str]) -> None:
+    provider = MockIdP(keys=key_pool, request_log_limit=limit)
+
+    with httpx2.Client(transport=provider.transport(httpx2)) as client:
+        for url in (provider.jwks_uri, provider.metadata_url, provider.jwks_uri):
+            client.get(url)
+
+    assert [record.endpoint for record in provider.requests] == kept
+
+
+def test_a_negative_log_limit_is_refused(key_pool: Any) -> None:
+    with pytest.raises(ValueError, match=r"^limit must be") as caught:
+        MockIdP(keys=key_pool, request_log_limit=-1)
+
+    assert str(caught.value) == "limit must be None or at least 0, got -1"
+
+
 @pytest.mark.asyncio
 async def test_a_slow_answer_arrives_under_a_frozen_clock_on_the_test_loop(provider: MockIdP) -> None:
     # freeze_time stops the event loop's clock, so an asyncio.sleep in the provider would never end.

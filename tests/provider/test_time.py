@@ -199,12 +199,15 @@ def test_ending_sessions_logs_everyone_out(idp: MockIdP) -> None:
     assert authorize(browser, prompt="none")["error"] == "login_required"
 
 
+@pytest.mark.parametrize("log_limit", [None, 1], ids=["full-log", "capped-log"])
 def test_what_expired_is_forgotten_as_the_provider_keeps_serving(
-    provider: MockIdP, monkeypatch: pytest.MonkeyPatch
+    key_pool: KeyPool, monkeypatch: pytest.MonkeyPatch, log_limit: int | None
 ) -> None:
-    # A long-running `mockidp serve` must not keep every code, token and session it ever issued.
+    # A long-running `mockidp serve` (whose request log is capped) must not keep every code, token and
+    # session it ever issued.
     import mockidp._provider
 
+    provider = MockIdP(keys=key_pool, request_log_limit=log_limit)
     monkeypatch.setattr(mockidp._provider, "PRUNE_EVERY", 2)
     with freeze_time("2030-01-01") as clock:
         browser = Browser(provider)
