@@ -14,6 +14,7 @@ own transport, unchanged. Requests to an active provider's issuer go to the prov
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -44,11 +45,11 @@ class RoutedTestClient(testclient.TestClient):
         self._one_call = _OneCallTransport(self)
 
     def send(self, request: Any, *, stream: bool = False, **kwargs: Any) -> Any:
-        self._streaming.on = stream
+        outer, self._streaming.on = getattr(self._streaming, "on", False), stream
         try:
             return super().send(request, stream=stream, **kwargs)
         finally:
-            self._streaming.on = False
+            self._streaming.on = outer
 
     def _transport_for_url(self, url: Any) -> Any:
         provider = provider_at(TESTCLIENT_PACKAGE, url)
@@ -64,7 +65,7 @@ class _Answer:
     """What the app sent for one request."""
 
     status: int | None = None
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    headers: list[tuple[str, str]] = field(default_factory=list)
     body: list[bytes] = field(default_factory=list)
     trailers_expected: bool = False
     trailers: list[tuple[bytes, bytes]] = field(default_factory=list)
@@ -96,12 +97,13 @@ class _OneCallTransport:
                     if answer.error is not None
                     else AssertionError("TestClient did not receive any response.")
                 )
-            return TESTCLIENT_PACKAGE.Response(500, headers=[], content=b"", request=request)
-        if answer.error is not None and raise_errors:
-            raise answer.error
+            return TESTCLIENT_PACKAGE.Response(500, headers=[], stream=_Body(b"", None), request=request)
         content = b"" if request.method == "HEAD" else b"".join(answer.body)
-        headers = [(key.decode(), value.decode()) for key, value in answer.headers]
-        response = TESTCLIENT_PACKAGE.Response(answer.status, headers=headers, content=content, request=request)
+        # As a stream, not content=: httpx would add a Content-Length the app never sent, and read the
+        # response before the client times it. An error the app raised after it started its response comes
+        # when the body is read, as with Starlette: the client has kept the response's cookies by then.
+        body = _Body(content, answer.error if raise_errors else None)
+        response = TESTCLIENT_PACKAGE.Response(answer.status, headers=answer.headers, stream=body, request=request)
         if answer.trailers_expected:
             response.extensions["http.response.trailers"] = answer.trailers
         if answer.debug is not None:
@@ -113,6 +115,19 @@ class _OneCallTransport:
 
     def close(self) -> None:
         """Nothing to release: the portal belongs to the TestClient."""
+
+
+class _Body(TESTCLIENT_PACKAGE.SyncByteStream):  # type: ignore[misc]
+    """A response body received whole, then the app's error, if any is to be raised."""
+
+    def __init__(self, content: bytes, error: Exception | None) -> None:
+        self.content, self.error = content, error
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self.content:
+            yield self.content
+        if self.error is not None:
+            raise self.error
 
 
 def _http_scope(request: Any, transport: Any, app_state: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +163,8 @@ async def _exchange(app: Any, scope: dict[str, Any], body: bytes) -> _Answer:
         if not request_sent:
             request_sent = True
             return {"type": "http.request", "body": body}
-        await complete.wait()  # as with a real client, the disconnect comes once the response is done
+        if not complete.is_set():  # a poll (Request.is_disconnected) must not wait: wait() is a checkpoint
+            await complete.wait()  # as with a real client, the disconnect comes once the response is done
         return {"type": "http.disconnect"}
 
     async def send(message: Any) -> None:
@@ -156,8 +172,8 @@ async def _exchange(app: Any, scope: dict[str, Any], body: bytes) -> _Answer:
         if kind == "http.response.start":
             if answer.status is not None:
                 raise AssertionError('Received multiple "http.response.start" messages.')
-            answer.status = message["status"]
-            answer.headers = list(message.get("headers", []))
+            headers = [(key.decode(), value.decode()) for key, value in message.get("headers", [])]
+            answer.status, answer.headers = message["status"], headers
             answer.trailers_expected = message.get("trailers", False)
         elif kind == "http.response.body":
             if answer.status is None:

@@ -313,3 +313,64 @@ def test_a_client_used_without_with_works_as_starlettes() -> None:
     app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("hi"))])
 
     assert RoutedTestClient(app).get("/").text == "hi"
+
+
+def test_a_response_has_only_the_headers_the_app_sent(make_client: ClientFactory) -> None:
+    client = make_client(streaming_app())
+
+    response = client.get("/")
+
+    assert response.text == "first second"
+    assert "content-length" not in response.headers
+
+
+def test_the_elapsed_time_of_a_response_is_known(make_client: ClientFactory) -> None:
+    client = make_client(Starlette(routes=[Route("/", lambda request: PlainTextResponse("hi"))]))
+
+    assert client.get("/").elapsed.total_seconds() >= 0
+
+
+def test_after_the_response_a_disconnect_poll_sees_the_disconnect(make_client: ClientFactory) -> None:
+    polled: list[bool] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("sent")(scope, receive, send)
+        messages = [(await receive())["type"], (await receive())["type"]]
+        polled.append(messages == ["http.request", "http.disconnect"])
+        polled.append(await Request(scope, receive).is_disconnected())  # a poll that must not wait
+
+    client = make_client(with_lifespan(app))
+
+    assert client.get("/").text == "sent"
+    assert polled == [True, True]
+
+
+def test_cookies_set_before_an_app_error_are_kept(make_client: ClientFactory) -> None:
+    async def sign_up(request: Request) -> Response:
+        def send_welcome_mail() -> None:
+            raise ConnectionError("no mail server")
+
+        response = PlainTextResponse("welcome", background=BackgroundTask(send_welcome_mail))
+        response.set_cookie("session", "alice")
+        return response
+
+    client = make_client(Starlette(routes=[Route("/sign-up", sign_up, methods=["POST"])]))
+
+    with pytest.raises(ConnectionError, match=r"^no mail server$"):
+        client.post("/sign-up")
+    assert client.cookies.get("session") == "alice"
+
+
+@with_lifespan
+async def latin1_header_app(scope: Scope, receive: Receive, send: Send) -> None:
+    headers = [(b"content-disposition", 'attachment; filename="café.txt"'.encode("latin-1"))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def test_a_header_that_is_not_utf8_is_an_app_error(make_client: ClientFactory) -> None:
+    with pytest.raises(UnicodeDecodeError):
+        make_client(latin1_header_app).get("/")
+
+    response = make_client(latin1_header_app, raise_server_exceptions=False).get("/")
+    assert (response.status_code, response.content) == (500, b"")
