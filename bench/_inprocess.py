@@ -95,6 +95,27 @@ def login_per_test(alg: str, pool: Any, budget: Budget) -> Summary:
     return measure(once, budget)
 
 
+def app_requests(pool: Any, budget: Budget) -> tuple[Summary, Summary]:
+    """GET the example app's ``/public`` with Starlette's TestClient and with ``app_client``'s, both entered."""
+    from pytest_mockidp._testclient import RoutedTestClient
+    from starlette.testclient import TestClient
+
+    idp = _provider("ES256", pool)
+    summaries = []
+    with idp.intercept():
+        app = app_for(idp)
+        for client_class in (TestClient, RoutedTestClient):
+            with client_class(app, base_url=APP_URL, follow_redirects=False) as client:
+
+                def get() -> None:
+                    response = client.get("/public")
+                    check(response.status_code == 200, f"/public answered {response.status_code}")
+
+                summaries.append(measure(get, budget))
+    starlette, routed = summaries
+    return starlette, routed
+
+
 def section_login(pool: Any, budget: Budget, cold_budget: Budget) -> list[Row]:
     rows: list[Row] = []
     sync: dict[str, float] = {}
@@ -115,6 +136,11 @@ def section_login(pool: Any, budget: Budget, cold_budget: Budget) -> list[Row]:
     summary = login_per_test("RS256", pool, cold_budget)
     row = row_from("2", "login per test (new idp+app+client), sync, RS256", summary)
     row.ratio = ratio(summary.median, sync["RS256"]).replace("x", "x warm")
+    rows.append(row)
+    starlette, routed = app_requests(pool, budget)
+    rows.append(row_from("2", "a request to the app (/public), Starlette's TestClient", starlette))
+    row = row_from("2", "  the same with app_client (one call into its event loop)", routed)
+    row.ratio = ratio(starlette.median, routed.median).replace("x", "x faster")
     rows.append(row)
     return rows
 
