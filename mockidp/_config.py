@@ -1,8 +1,9 @@
 """Provider configuration: the one source of truth for the library, the CLI and the pytest marker.
 
 Users follow OpenID Connect Core 1.0 §5.1 (standard claims); clients follow RFC 7591 §2 (client
-metadata: ``redirect_uris``, ``grant_types``, ``token_endpoint_auth_method``) and OpenID Connect
-RP-Initiated Logout 1.0 §3.1 (``post_logout_redirect_uris``).
+metadata: ``redirect_uris``, ``grant_types``, ``token_endpoint_auth_method``), OpenID Connect Dynamic
+Client Registration 1.0 §2 (``id_token_signed_response_alg``) and OpenID Connect RP-Initiated Logout
+1.0 §3.1 (``post_logout_redirect_uris``).
 """
 
 from __future__ import annotations
@@ -98,10 +99,13 @@ class User:
 
 @dataclass(frozen=True, kw_only=True)
 class Client:
-    """A registered relying party (RFC 7591 §2 client metadata).
+    """A registered relying party (RFC 7591 §2 and OIDC Registration §2 client metadata).
 
     A client without a secret is public: it authenticates with ``none`` and must use PKCE.
-    ``scope`` limits what it may ask for; ``None`` allows any scope.
+    ``scope`` limits what it may ask for; ``None`` allows any scope. ``id_token_signed_response_alg``
+    is the algorithm of the ID tokens this client gets (OIDC Registration §2); ``None`` means the
+    provider's ``ProviderConfig.algorithm`` (its current signing key), mockidp's default for clients
+    that do not register one. Access tokens are always signed with the provider's current key.
     """
 
     client_id: str
@@ -111,10 +115,14 @@ class Client:
     grant_types: tuple[GrantType, ...] = GRANT_TYPES
     token_endpoint_auth_method: AuthMethod | None = None
     scope: tuple[str, ...] | None = None
+    id_token_signed_response_alg: Algorithm | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.client_id, str) or not self.client_id:
             raise ConfigError(f"Client.client_id must be a non-empty string, got {self.client_id!r}")
+        alg = self.id_token_signed_response_alg
+        if alg is not None and alg not in ALGORITHMS:
+            raise ConfigError(f"client {self.client_id!r}: {unknown('id_token_signed_response_alg', alg, ALGORITHMS)}")
         if self.client_secret is not None and not isinstance(self.client_secret, str):
             raise ConfigError(
                 f"client {self.client_id!r}: client_secret must be a string (or None for a public client),"

@@ -2,6 +2,8 @@
 
 Every required field, and every optional field that is true of this server, including the ones
 whose spec default would be wrong here (``request_uri_parameter_supported`` defaults to true).
+``id_token_signing_alg_values_supported`` always includes RS256, as §3 requires: a client registers
+it (or any other supported algorithm) with ``id_token_signed_response_alg`` (OIDC Registration §2).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def metadata(idp: MockIdP) -> dict[str, Any]:
             "response_modes_supported": list(RESPONSE_MODES),
             "grant_types_supported": grants,
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": idp.keys.algorithms(),
+            "id_token_signing_alg_values_supported": id_token_algorithms(idp),
             "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
             "introspection_endpoint_auth_methods_supported": secret_methods,
             "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
@@ -59,3 +61,9 @@ def metadata(idp: MockIdP) -> dict[str, Any]:
         }
     )
     return document
+
+
+def id_token_algorithms(idp: MockIdP) -> list[str]:
+    """§3: RS256 (which the spec requires), the published keys' algorithms and the clients' registered ones."""
+    registered = {c.id_token_signed_response_alg for c in list(idp.clients.values())}
+    return sorted({"RS256", *idp.keys.algorithms(), *(alg for alg in registered if alg is not None)})

@@ -96,7 +96,7 @@ def _hs256_with_public_key(keys: KeyRing, header: dict[str, Any], claims: dict[s
 
 
 def _with_unknown_key(keys: KeyRing, header: dict[str, Any], claims: dict[str, Any]) -> str:
-    return keys.sign_as_stranger(claims, typ=header["typ"])
+    return keys.sign_as_stranger(claims, typ=header["typ"], alg=header["alg"])
 
 
 def _rewrite(idp: MockIdP, token: str, change: Callable[[dict[str, Any], dict[str, Any]], str | None]) -> str:
@@ -104,7 +104,9 @@ def _rewrite(idp: MockIdP, token: str, change: Callable[[dict[str, Any], dict[st
     replaced = change(header, claims)
     if replaced is not None:
         return replaced
-    return idp.keys.sign(claims, typ=header["typ"])
+    # Signed again with a current key of the token's own algorithm: an ID token keeps its client's
+    # id_token_signed_response_alg, so the defect is the one ``kind`` names and not the algorithm.
+    return idp.keys.sign(claims, typ=header["typ"], key=idp.keys.signing_key(header["alg"]))
 
 
 def tamper_id_token(idp: MockIdP, id_token: str, kind: str) -> str:

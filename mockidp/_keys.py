@@ -2,8 +2,10 @@
 
 Key generation is slow (about 40 ms for RSA-2048), so keys come from a ``KeyPool`` that makes each
 key once and hands it to every provider that asks; a test session shares one pool. Each provider
-keeps its own ``KeyRing``: the key it signs with now, and older keys that stay published after a
-rotation until they are retired.
+keeps its own ``KeyRing``: the key it signs with now, a key for each other algorithm its clients
+registered for their ID tokens (OIDC Dynamic Client Registration 1.0 §2,
+``id_token_signed_response_alg``), and older keys that stay published after a rotation until they
+are retired (OIDC Core §10.1).
 """
 
 from __future__ import annotations
@@ -63,73 +65,151 @@ class KeyPool:
 
 
 class KeyRing:
-    """One provider's keys: the current signing key first, then older keys still published."""
+    """One provider's keys: a current key per algorithm in use, then older keys still published.
+
+    The provider signs with ``current`` (of ``alg``). A client that registers
+    ``id_token_signed_response_alg`` (OIDC Registration §2) gets ID tokens signed with the current
+    key of that algorithm, which ``require`` publishes when the client is registered, before any
+    token needs it. The JWK Set lists the current keys (the provider's first, then the other
+    algorithms in the order first required), then the older keys, newest first.
+
+    ``rotate`` replaces every current key: the provider's (optionally with another algorithm) and
+    one per required algorithm; the replaced keys stay published. ``retire()`` drops every key that
+    is not current, so after ``rotate`` and ``retire`` no earlier token verifies, whichever key
+    signed it, while every client's next ID token verifies against the JWKS as published. A current
+    key cannot be retired by ``kid``: rotate first.
+    """
 
     def __init__(self, pool: KeyPool, alg: str) -> None:
         self._pool = pool
-        self._keys: list[SigningKey] = [pool.take(alg)]
+        key = pool.take(alg)
+        self._alg = str(key.alg)
+        #: The current key of each algorithm in use, the provider's own first.
+        self._current: dict[str, SigningKey] = {self._alg: key}
+        #: The algorithms clients registered for their ID tokens, in the order first required.
+        self._required: list[str] = []
+        #: Keys a rotation replaced, newest first; published until retired.
+        self._old: list[SigningKey] = []
         #: Every kid this ring has signed with: a retired key never comes back, or its tokens would verify again.
-        self._used: set[str] = {str(self._keys[0].kid)}
+        self._used: set[str] = {str(key.kid)}
         self._strangers: dict[str, SigningKey] = {}
+        self._lock = threading.RLock()
 
     @property
     def current(self) -> SigningKey:
-        return self._keys[0]
+        """The key the provider signs with: access tokens, and ID tokens of clients that registered no algorithm."""
+        return self._current[self._alg]
 
     @property
     def alg(self) -> str:
-        return str(self.current.alg)
+        return self._alg
 
     @property
     def kids(self) -> list[str]:
-        return [str(k.kid) for k in self._keys]
+        return [str(k.kid) for k in self._published()]
+
+    def _published(self) -> list[SigningKey]:
+        with self._lock:
+            return [*self._current.values(), *self._old]
+
+    def _take(self, alg: str) -> SigningKey:
+        key = self._pool.take(alg, exclude=self._used)
+        self._used.add(str(key.kid))
+        return key
+
+    def require(self, alg: str) -> SigningKey:
+        """Publish a current key for ``alg`` (if there is none yet) that every rotation renews; returns it.
+
+        Called when a client registers ``id_token_signed_response_alg``, so the key is in the JWKS
+        before the client's first ID token.
+        """
+        with self._lock:
+            if alg not in self._current:
+                self._current[alg] = self._take(alg)  # the pool refuses an unknown algorithm
+            if alg not in self._required:
+                self._required.append(alg)
+            return self._current[alg]
+
+    def signing_key(self, alg: str | None = None) -> SigningKey:
+        """The current key for ``alg``: the provider's own for ``None`` or its algorithm, else the
+        ``require``d key of ``alg`` (published now if a client was not registered with the provider)."""
+        with self._lock:
+            if alg is None or alg == self._alg:
+                return self.current
+            return self.require(alg)
 
     def rotate(self, alg: str | None = None) -> str:
-        """Sign with a new key from now on (optionally of another algorithm); keep the old ones published."""
-        key = self._pool.take(alg or self.alg, exclude=self._used)
-        self._used.add(str(key.kid))
-        self._keys.insert(0, key)
-        return str(key.kid)
+        """Sign with new keys from now on: the provider's (optionally of another algorithm) and one per
+        required algorithm. The replaced keys stay published; returns the provider's new ``kid``."""
+        with self._lock:
+            main = self._take(alg or self._alg)
+            replaced = list(self._current.values())
+            self._alg = str(main.alg)
+            current = {self._alg: main}
+            for required in self._required:
+                if required not in current:
+                    current[required] = self._take(required)
+            self._current = current
+            self._old[:0] = replaced
+            return str(main.kid)
 
     def retire(self, kid: str | None = None) -> list[str]:
-        """Stop publishing ``kid``, or every key but the current one; returns the kids retired."""
-        if kid is None:
-            retired, self._keys = self._keys[1:], self._keys[:1]
-            return [str(k.kid) for k in retired]
-        if kid == self.current.kid:
-            raise ConfigError(f"key {kid!r} is the current signing key; rotate_keys() before retiring it")
-        if kid not in self.kids:
-            raise ConfigError(f"no published key has kid {kid!r}; published: {', '.join(self.kids)}")
-        self._keys = [k for k in self._keys if k.kid != kid]
-        return [kid]
+        """Stop publishing ``kid``, or every key that is not current; returns the kids retired."""
+        with self._lock:
+            if kid is None:
+                retired, self._old = self._old, []
+                return [str(k.kid) for k in retired]
+            if kid == self.current.kid:
+                raise ConfigError(f"key {kid!r} is the current signing key; rotate_keys() before retiring it")
+            for alg, key in self._current.items():
+                if key.kid == kid:
+                    raise ConfigError(
+                        f"key {kid!r} is the current {alg} key, which signs the ID tokens of clients with"
+                        f" id_token_signed_response_alg {alg!r}; rotate_keys() before retiring it"
+                    )
+            if kid not in self.kids:
+                raise ConfigError(f"no published key has kid {kid!r}; published: {', '.join(self.kids)}")
+            self._old = [k for k in self._old if k.kid != kid]
+            return [kid]
 
     def jwks(self) -> dict[str, Any]:
         """The public JWK Set (RFC 7517 §5), as served at the ``jwks_uri``."""
-        return dict(KeySet(list(self._keys)).as_dict(private=False))
+        return dict(KeySet(list(self._published())).as_dict(private=False))
 
     def algorithms(self) -> list[str]:
-        return sorted({str(k.alg) for k in self._keys})
+        """The algorithms of the published keys, sorted."""
+        return sorted({str(k.alg) for k in self._published()})
 
-    def sign(self, claims: dict[str, Any], *, typ: str = "JWT", header: dict[str, Any] | None = None) -> str:
-        return _sign(self.current, claims, typ=typ, header=header)
+    def sign(
+        self,
+        claims: dict[str, Any],
+        *,
+        typ: str = "JWT",
+        header: dict[str, Any] | None = None,
+        key: SigningKey | None = None,
+    ) -> str:
+        """A JWT signed with ``key`` (one of ``signing_key``), by default the provider's current key."""
+        return _sign(key or self.current, claims, typ=typ, header=header)
 
-    def sign_as_stranger(self, claims: dict[str, Any], *, typ: str = "JWT") -> str:
-        """Sign with a key of the current algorithm that this ring does not publish and never will:
-        a token a relying party must refuse (``unknown_kid`` forgeries)."""
-        key = self._strangers.get(self.alg)
-        if key is None:
-            key = self._strangers[self.alg] = self._pool.take(self.alg, exclude=self._used)
-            self._used.add(str(key.kid))  # so no later rotation publishes it
+    def sign_as_stranger(self, claims: dict[str, Any], *, typ: str = "JWT", alg: str | None = None) -> str:
+        """Sign with a key of ``alg`` (by default the provider's) that this ring does not publish and
+        never will: a token a relying party must refuse (``unknown_kid`` forgeries)."""
+        alg = alg or self._alg
+        with self._lock:
+            key = self._strangers.get(alg)
+            if key is None:
+                key = self._strangers[alg] = self._take(alg)  # in _used, so no later rotation publishes it
         return _sign(key, claims, typ=typ)
 
     def verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The header and claims of a token signed by one of the published keys.
+        """The header and claims of a token signed by one of the published keys, whichever its algorithm.
 
         Raises ``JoseError`` or ``ValueError`` for anything else; expiry is the caller's to check.
         """
+        keys = self._published()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SecurityWarning)
-            decoded = jwt.decode(token, KeySet(list(self._keys)), algorithms=self.algorithms())
+            decoded = jwt.decode(token, KeySet(list(keys)), algorithms=sorted({str(k.alg) for k in keys}))
         return dict(decoded.header), dict(decoded.claims)
 
 

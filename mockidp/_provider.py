@@ -103,6 +103,8 @@ class MockIdP:
         self.users: dict[str, User] = {u.sub: u for u in self.config.users}
         self.clients: dict[str, Client] = {c.client_id: c for c in self.config.clients}
         self.keys = KeyRing(keys or KeyPool(), self.config.algorithm)
+        for client in self.clients.values():
+            self._publish_key_for(client)
         self.state = ProviderState(issuer=self.config.issuer)
         self.minter = TokenMinter(self.config, self.keys, self.state, self.clock)
         self.faults = Faults()
@@ -173,12 +175,21 @@ class MockIdP:
         return user
 
     def add_client(self, client: Client) -> Client:
-        """Register a client; its ``client_id`` must be new."""
+        """Register a client; its ``client_id`` must be new.
+
+        A key for its ``id_token_signed_response_alg`` is published at once, before its first ID token.
+        """
         with self._lock:
             if client.client_id in self.clients:
                 raise ConfigError(f"a client with id {client.client_id!r} is already registered")
+            self._publish_key_for(client)
             self.clients[client.client_id] = client
         return client
+
+    def _publish_key_for(self, client: Client) -> None:
+        """OIDC Registration §2: publish a key of the client's ID token algorithm, if it registered one."""
+        if client.id_token_signed_response_alg is not None:
+            self.keys.require(client.id_token_signed_response_alg)
 
     def find_user(self, name: str) -> User | None:
         """The user whose ``sub``, username or email is ``name``."""
@@ -310,12 +321,16 @@ class MockIdP:
     def rotate_keys(self, algorithm: str | None = None) -> str:
         """Sign with a new key (optionally of another algorithm) from now on; returns its ``kid``.
 
-        The old public keys stay in the JWKS, so tokens signed before still verify, until retired.
+        The keys for clients' ``id_token_signed_response_alg`` are renewed too. The old public keys
+        stay in the JWKS, so tokens signed before still verify, until retired.
         """
         return self.keys.rotate(algorithm)
 
     def retire_keys(self, kid: str | None = None) -> list[str]:
-        """Stop publishing an old key (or all but the current one); tokens it signed stop verifying."""
+        """Stop publishing an old key (or every key a rotation replaced); tokens it signed stop verifying.
+
+        The current keys, the provider's and those of clients' ID token algorithms, stay published.
+        """
         return self.keys.retire(kid)
 
     def forge(self, kind: str, **issue: Any) -> ForgedToken:

@@ -1,5 +1,6 @@
-"""Minting tokens: ID tokens (OIDC Core §2, §3.1.3.6 ``at_hash``), JWT access tokens (RFC 9068),
-opaque rotating refresh tokens (RFC 6749 §6), and claims released by scope (OIDC Core §5.4).
+"""Minting tokens: ID tokens (OIDC Core §2, §3.1.3.6 ``at_hash``; signed with the client's
+``id_token_signed_response_alg``, OIDC Dynamic Client Registration 1.0 §2), JWT access tokens
+(RFC 9068), opaque rotating refresh tokens (RFC 6749 §6), and claims released by scope (OIDC Core §5.4).
 """
 
 from __future__ import annotations
@@ -198,9 +199,11 @@ class TokenMinter:
             claims["nonce"] = grant.nonce
         if grant.session_id is not None:
             claims["sid"] = grant.session_id
+        # OIDC Registration §2: the client's id_token_signed_response_alg, else the provider's key.
+        key = self.keys.signing_key(grant.client.id_token_signed_response_alg)
         if access_token is not None:
-            claims["at_hash"] = half_hash(access_token, self.keys.alg)
-        return self.keys.sign(claims)
+            claims["at_hash"] = half_hash(access_token, str(key.alg))
+        return self.keys.sign(claims, key=key)
 
     def check_access_token(self, token: str) -> tuple[AccessToken, dict[str, Any]]:
         """The record and claims of a live access token this provider issued, or ``invalid_token``."""

@@ -4,7 +4,9 @@ Its httpx clients (``OAuth2Client``, ``AsyncOAuth2Client``) run the authorizatio
 PKCE (RFC 7636) and a nonce, and the ID token is validated the way OIDC Core §3.1.3.7 asks (``iss``,
 ``aud``, ``exp``, ``nonce``, and ``at_hash`` per §3.1.3.6) with joserfc against the served JWKS.
 Its Starlette integration (discovery through ``server_metadata_url``) logs a user into a small app
-end to end, driven by Starlette's ``TestClient``.
+end to end, driven by Starlette's ``TestClient``. A client that registered
+``id_token_signed_response_alg`` RS256 (OIDC Registration §2) with an ES256 provider gets RS256 ID
+tokens that both validate, as discovery (which always lists RS256, OIDC Discovery §3) allows.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockidp import MockIdP
+from mockidp import Client, KeyPool, MockIdP, ProviderConfig
 
 ISSUER = "https://idp.mockidp.test"
 CLIENT_ID, CLIENT_SECRET = "mockidp-client", "mockidp-secret"
@@ -264,3 +266,48 @@ def test_starlette_app_sees_the_providers_token_error_verbatim(routed: MockIdP, 
     assert answer.status_code == 400
     assert answer.json() == {"error": "invalid_grant", "description": "the code was already used"}
     assert app_client.get("/me").json() == {"user": None}
+
+
+# -- a client's own ID token algorithm (OIDC Registration §2) ----------------------------------------
+
+
+@pytest.fixture
+def es256_routed(key_pool: KeyPool) -> Iterator[MockIdP]:
+    """An ES256 provider whose client registered RS256 ID tokens, with httpx calls routed to it."""
+    client = Client(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, id_token_signed_response_alg="RS256")
+    idp = MockIdP(ProviderConfig(algorithm="ES256", clients=(client,)), keys=key_pool)
+    with idp.intercept():
+        yield idp
+
+
+def test_oauth2_client_gets_rs256_id_tokens_from_an_es256_provider(es256_routed: MockIdP) -> None:
+    nonce, verifier = generate_token(16), generate_token(48)
+    with OAuth2Client(
+        CLIENT_ID, CLIENT_SECRET, scope=SCOPE, redirect_uri=REDIRECT_URI, code_challenge_method="S256", verify=TLS
+    ) as client:
+        metadata = client.request("GET", es256_routed.metadata_url, withhold_token=True).json()
+        url, _ = client.create_authorization_url(
+            metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce
+        )
+        callback = follow_to_callback(url)
+        token = client.fetch_token(metadata["token_endpoint"], authorization_response=callback, code_verifier=verifier)
+        jwks = client.request("GET", metadata["jwks_uri"], withhold_token=True).json()
+
+    assert metadata["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]
+    # RS256 only, and at_hash with SHA-256: the ID token's algorithm, not the provider's.
+    claims = validate_id_token(token["id_token"], jwks, nonce=nonce, access_token=token["access_token"])
+    assert claims["sub"] == "alice"
+    access = jwt.decode(token["access_token"], KeySet.import_key_set(jwks), algorithms=["ES256"])
+    assert access.header["alg"] == "ES256"
+
+
+def test_starlette_app_accepts_rs256_id_tokens_from_an_es256_provider(es256_routed: MockIdP) -> None:
+    """authlib validates the ID token (signature by the JWKS, at_hash by its alg) with discovery's algorithms."""
+    with TestClient(relying_party(es256_routed)) as app:
+        _, answer = log_in(app)
+        me = app.get("/me").json()
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["id_token"]["aud"] == CLIENT_ID
+    assert "at_hash" in answer.json()["id_token"]
+    assert me == {"user": "alice"}

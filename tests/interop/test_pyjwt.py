@@ -2,6 +2,7 @@
 §5) over a real socket with urllib, picks the key by ``kid`` (RFC 7515 §4.1.4) and verifies tokens
 from ``issue_tokens()``; the discovery document (OIDC Discovery §3) served there names the loopback
 issuer, and so do the tokens. Key rotation: an unknown ``kid`` makes PyJWKClient fetch the set again.
+A client's ``id_token_signed_response_alg`` (OIDC Registration §2) picks the ID token's key.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import jwt
 import pytest
 from jwt import PyJWKClient, PyJWKClientError
 
-from mockidp import KeyPool, MockIdP, ProviderConfig
+from mockidp import Client, KeyPool, MockIdP, ProviderConfig
 from mockidp._config import Algorithm
 
 OIDC = "/.well-known/openid-configuration"
@@ -110,3 +111,25 @@ def test_a_retired_key_is_gone_from_the_served_set(served: tuple[MockIdP, dict[s
     assert idp.retire_keys() == [old_kid]
     with pytest.raises(PyJWKClientError, match=f'^Unable to find a signing key that matches: "{old_kid}"$'):
         PyJWKClient(metadata["jwks_uri"]).get_signing_key_from_jwt(old)
+
+
+def test_pyjwkclient_verifies_a_clients_rs256_id_token_from_an_es256_provider(key_pool: KeyPool) -> None:
+    client = Client(client_id="web", client_secret="s", id_token_signed_response_alg="RS256")
+    idp = MockIdP(ProviderConfig(algorithm="ES256", clients=(client,)), keys=key_pool)
+    with idp.serve() as issuer:
+        metadata = fetch_json(issuer + OIDC)
+        keys = PyJWKClient(metadata["jwks_uri"])
+        keys.get_jwk_set()  # fetched (and cached) before any token is issued
+        tokens = idp.issue_tokens()
+        assert tokens.id_token is not None
+        id_key = keys.get_signing_key_from_jwt(tokens.id_token)
+        access_key = keys.get_signing_key_from_jwt(tokens.access_token)
+
+    algorithms = metadata["id_token_signing_alg_values_supported"]
+    claims = jwt.decode(tokens.id_token, id_key, algorithms=algorithms, audience="web", issuer=issuer)
+
+    assert algorithms == ["ES256", "RS256"]
+    assert claims["sub"] == "alice"
+    assert jwt.get_unverified_header(tokens.id_token)["alg"] == id_key.algorithm_name == "RS256"
+    assert jwt.get_unverified_header(tokens.access_token)["alg"] == access_key.algorithm_name == "ES256"
+    assert len(idp.requests.filter(endpoint="jwks")) == 1  # both keys were in the set fetched first

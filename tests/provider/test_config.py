@@ -200,7 +200,7 @@ def test_from_dict_reads_users_and_clients_tables() -> None:
         (
             {"clients": [{"client_id": "web", "secret": "s"}]},
             "unknown Client option 'secret' (did you mean 'client_secret'?); choose one of client_id, client_secret,"
-            " grant_types,"
+            " grant_types, id_token_signed_response_alg,"
             " post_logout_redirect_uris, redirect_uris, scope, token_endpoint_auth_method",
         ),
         ({"users": [{"name": "Bob"}]}, "a user needs a 'sub' claim; got the keys ['name']"),

@@ -166,9 +166,10 @@ def test_the_password_grant_is_advertised_only_when_enabled(key_pool: KeyPool, e
 
 
 def test_signing_algorithms_follow_the_configuration(key_pool: KeyPool) -> None:
+    """Discovery §3: the list MUST include RS256 (a client registers it with id_token_signed_response_alg)."""
     idp = MockIdP(ProviderConfig(algorithm="ES256"), keys=key_pool)
 
-    assert document(idp)["id_token_signing_alg_values_supported"] == ["ES256"]
+    assert document(idp)["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]
 
 
 # -- CORS ---------------------------------------------------------------------------------------

@@ -146,6 +146,13 @@ def test_rotation_may_switch_the_algorithm(provider: MockIdP) -> None:
         meta = client.get(provider.metadata_url).json()
     assert meta["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]
 
+    provider.retire_keys()
+
+    assert [k["alg"] for k in provider.jwks()["keys"]] == ["ES256"]
+    with httpx2.Client(transport=provider.transport(httpx2)) as client:
+        meta = client.get(provider.metadata_url).json()
+    assert meta["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]  # OIDC Discovery §3: always RS256
+
 
 def test_rotating_to_an_unknown_algorithm_is_refused(provider: MockIdP) -> None:
     with pytest.raises(ConfigError) as caught:
