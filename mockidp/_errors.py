@@ -41,7 +41,10 @@ def unknown(what: str, value: object, choices: Iterable[str]) -> str:
     """The message for a name that is not one of ``choices``, with the nearest one if any is close:
     ``unknown endpoint 'tokens' (did you mean 'token'?); choose one of discovery, jwks, ...``."""
     options = [str(c) for c in choices]
-    close = difflib.get_close_matches(value, options, n=1) if isinstance(value, str) else []
+    close: list[str] = []
+    if isinstance(value, str):
+        # A difference of case alone is the likeliest slip ('es256' for 'ES256'), whatever difflib says.
+        close = [o for o in options if o.lower() == value.lower()] or difflib.get_close_matches(value, options, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"unknown {what} {value!r}{hint}; choose one of {', '.join(options)}"
 

@@ -62,7 +62,13 @@ def test_http_and_path_issuers_are_accepted(issuer: str) -> None:
 
 @pytest.mark.parametrize(
     ("algorithm", "hint"),
-    [("HS256", " (did you mean 'RS256'?)"), ("none", ""), ("rs256", " (did you mean 'RS256'?)"), ("", "")],
+    [
+        ("HS256", " (did you mean 'RS256'?)"),
+        ("none", ""),
+        ("rs256", " (did you mean 'RS256'?)"),
+        ("es256", " (did you mean 'ES256'?)"),
+        ("", ""),
+    ],
 )
 def test_an_unknown_algorithm_is_refused(algorithm: str, hint: str) -> None:
     with config_error(f"unknown algorithm {algorithm!r}{hint}; choose one of RS256, PS256, ES256, EdDSA, Ed25519"):
