@@ -83,9 +83,9 @@ class KeyRing:
     def __init__(self, pool: KeyPool, alg: str) -> None:
         self._pool = pool
         key = pool.take(alg)
-        self._alg = str(key.alg)
-        #: The current key of each algorithm in use, the provider's own first.
-        self._current: dict[str, SigningKey] = {self._alg: key}
+        #: The provider's algorithm and the current key of each algorithm in use, the provider's first:
+        #: replaced as a whole (never changed in place), so ``current`` needs no lock, even mid-rotation.
+        self._state: tuple[str, dict[str, SigningKey]] = (str(key.alg), {str(key.alg): key})
         #: The algorithms clients registered for their ID tokens, in the order first required.
         self._required: list[str] = []
         #: Keys a rotation replaced, newest first; published until retired.
@@ -98,11 +98,12 @@ class KeyRing:
     @property
     def current(self) -> SigningKey:
         """The key the provider signs with: access tokens, and ID tokens of clients that registered no algorithm."""
-        return self._current[self._alg]
+        alg, current = self._state
+        return current[alg]
 
     @property
     def alg(self) -> str:
-        return self._alg
+        return self._state[0]
 
     @property
     def kids(self) -> list[str]:
@@ -110,7 +111,7 @@ class KeyRing:
 
     def _published(self) -> list[SigningKey]:
         with self._lock:
-            return [*self._current.values(), *self._old]
+            return [*self._state[1].values(), *self._old]
 
     def _take(self, alg: str) -> SigningKey:
         key = self._pool.take(alg, exclude=self._used)
@@ -124,17 +125,18 @@ class KeyRing:
         before the client's first ID token.
         """
         with self._lock:
-            if alg not in self._current:
-                self._current[alg] = self._take(alg)  # the pool refuses an unknown algorithm
+            main, current = self._state
+            if alg not in current:
+                self._state = (main, {**current, alg: self._take(alg)})  # the pool refuses an unknown algorithm
             if alg not in self._required:
                 self._required.append(alg)
-            return self._current[alg]
+            return self._state[1][alg]
 
     def signing_key(self, alg: str | None = None) -> SigningKey:
         """The current key for ``alg``: the provider's own for ``None`` or its algorithm, else the
         ``require``d key of ``alg`` (published now if a client was not registered with the provider)."""
         with self._lock:
-            if alg is None or alg == self._alg:
+            if alg is None or alg == self.alg:
                 return self.current
             return self.require(alg)
 
@@ -142,15 +144,14 @@ class KeyRing:
         """Sign with new keys from now on: the provider's (optionally of another algorithm) and one per
         required algorithm. The replaced keys stay published; returns the provider's new ``kid``."""
         with self._lock:
-            main = self._take(alg or self._alg)
-            replaced = list(self._current.values())
-            self._alg = str(main.alg)
-            current = {self._alg: main}
+            previous_alg, previous = self._state
+            main = self._take(alg or previous_alg)
+            current = {str(main.alg): main}
             for required in self._required:
                 if required not in current:
                     current[required] = self._take(required)
-            self._current = current
-            self._old[:0] = replaced
+            self._old[:0] = previous.values()
+            self._state = (str(main.alg), current)  # one assignment: readers see the old keys or the new
             return str(main.kid)
 
     def retire(self, kid: str | None = None) -> list[str]:
@@ -161,7 +162,7 @@ class KeyRing:
                 return [str(k.kid) for k in retired]
             if kid == self.current.kid:
                 raise ConfigError(f"key {kid!r} is the current signing key; rotate_keys() before retiring it")
-            for alg, key in self._current.items():
+            for alg, key in self._state[1].items():
                 if key.kid == kid:
                     raise ConfigError(
                         f"key {kid!r} is the current {alg} key, which signs the ID tokens of clients with"
@@ -194,7 +195,7 @@ class KeyRing:
     def sign_as_stranger(self, claims: dict[str, Any], *, typ: str = "JWT", alg: str | None = None) -> str:
         """Sign with a key of ``alg`` (by default the provider's) that this ring does not publish and
         never will: a token a relying party must refuse (``unknown_kid`` forgeries)."""
-        alg = alg or self._alg
+        alg = alg or self.alg
         with self._lock:
             key = self._strangers.get(alg)
             if key is None:

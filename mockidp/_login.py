@@ -116,7 +116,7 @@ class Flow:
         self.deny = deny
         self.expect_failure = expect_failure
         self.trail: list[Hop] = []
-        self.first_record = len(idp.requests)
+        self.first_record = idp.requests.total
 
     def fail(self, message: str) -> LoginError:
         return LoginError(message, self.trail)
@@ -221,7 +221,7 @@ class Flow:
         error = _callback_error(callback)
         if error is not None:
             return f"the provider sent the app error={error}"
-        records = self.idp.requests[self.first_record :]
+        records = self.idp.requests.since(self.first_record)
         token_requests = [r for r in records if r.endpoint == "token"]
         if not token_requests:
             return (

@@ -56,12 +56,23 @@ class RequestLog(list[RequestRecord]):
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be None or at least 0, got {limit}")
         self.limit = limit
+        #: Every request ever logged, kept or not: where a flow's requests start (see ``since``).
+        self.total = 0
+        self._adding = threading.Lock()  # sync transports may answer from several threads at once
 
-    def add(self, record: RequestRecord) -> None:
-        """Log ``record``, forgetting the oldest entry past the limit."""
-        self.append(record)
-        if self.limit is not None and len(self) > self.limit:
-            del self[: len(self) - self.limit]
+    def add(self, record: RequestRecord) -> int:
+        """Log ``record``, forgetting the oldest entry past the limit; returns the new ``total``."""
+        with self._adding:
+            self.append(record)
+            self.total += 1
+            if self.limit is not None and len(self) > self.limit:
+                del self[: len(self) - self.limit]
+            return self.total
+
+    def since(self, total: int) -> list[RequestRecord]:
+        """The entries still kept of those logged after ``total`` requests."""
+        count = self.total - total
+        return list(self[max(0, len(self) - count) :]) if count > 0 else []
 
     def filter(self, **fields: Any) -> list[RequestRecord]:
         """Entries whose attributes equal ``fields``, e.g. ``filter(endpoint="token", grant_type="refresh_token")``."""
@@ -109,7 +120,6 @@ class MockIdP:
         self.minter = TokenMinter(self.config, self.keys, self.state, self.clock)
         self.faults = Faults()
         self.requests = RequestLog(request_log_limit)
-        self._answered = 0  # requests answered, for pruning: the log may be capped
         self._queued_logins: list[User] = []
         self._tamper: str | None = None
         self._app: Starlette | None = None
@@ -279,9 +289,7 @@ class MockIdP:
         self.state.end_sessions()
 
     def _record(self, record: RequestRecord) -> None:
-        self.requests.add(record)
-        self._answered += 1
-        if self._answered % PRUNE_EVERY == 0:
+        if self.requests.add(record) % PRUNE_EVERY == 0:
             self.state.prune(self.now())
 
     # -- tokens and keys ------------------------------------------------------------------------

@@ -7,7 +7,14 @@ RP-Initiated Logout 1.0. When a flow breaks, ``LoginError`` says where and why, 
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx2
 import pytest
+from pytest_mockidp._clients import routed_test_client
+
+from mockidp import KeyPool, MockIdP
+from mockidp.testing import LoginError
 
 AUTHORIZE = "https://idp.mockidp.test/authorize?response_type=code&client_id=mockidp-client*"
 CALLBACK = "http://testserver/callback?code=*&state=*&iss=https%3A%2F%2Fidp.mockidp.test"
@@ -466,3 +473,27 @@ def test_a_login_through_an_entered_test_client_sees_the_lifespan_state_and_keep
     )
 
     with_apps.runpytest().assert_outcomes(passed=2)
+
+
+def test_a_login_on_a_provider_with_a_full_capped_log_names_the_rejected_token_request(
+    key_pool: KeyPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.plugin.apps import login_app
+
+    provider = MockIdP(keys=key_pool, request_log_limit=5)
+    with provider.intercept():
+        with httpx2.Client(transport=provider.transport(httpx2)) as client:
+            for _ in range(5):  # the log is full before the login starts
+                client.get(provider.jwks_uri)
+        monkeypatch.setenv("SERVER_METADATA_URL", provider.metadata_url)
+        monkeypatch.setenv("CLIENT_ID", provider.client.client_id)
+        monkeypatch.setenv("CLIENT_SECRET", provider.client.client_secret or "")
+        app: Any = login_app.create_app()
+        provider.fail("token", error="invalid_grant", description="the code was already used")
+        with routed_test_client(app) as browser, pytest.raises(LoginError) as caught:
+            provider.login(browser, "/")
+
+    assert [r.error for r in provider.requests.filter(endpoint="token")] == ["invalid_grant"]  # it is logged
+    assert "the app's token request was rejected by the provider: invalid_grant: the code was already used" in str(
+        caught.value
+    )

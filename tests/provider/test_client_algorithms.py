@@ -13,6 +13,7 @@ import hashlib
 import json
 import tomllib
 import warnings
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx2
@@ -22,7 +23,8 @@ from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import KeySet
 
 from mockidp import Client, ConfigError, KeyPool, MockIdP, ProviderConfig
-from mockidp._config import Algorithm
+from mockidp._config import DEFAULT_CLIENT, Algorithm
+from mockidp._keys import SigningKey
 from tests.flows import REDIRECT_URI, Browser, auth_request, callback_params, login
 
 CLIENT_ID, SECRET = "mockidp-client", "mockidp-secret"
@@ -351,3 +353,41 @@ def test_a_toml_client_registers_its_algorithm(key_pool: KeyPool) -> None:
 
     assert idp.client.id_token_signed_response_alg == "RS256"
     check_id_token(idp, login(idp), idp.jwks(), "RS256")
+
+
+class WatchedPool(KeyPool):
+    """A key pool that calls ``on_take`` each time a ring asks it for a key, before answering."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_take: Callable[[str], None] | None = None
+
+    def take(self, alg: str, *, exclude: Iterable[str] = ()) -> SigningKey:
+        if self.on_take is not None:
+            self.on_take(alg)
+        return super().take(alg, exclude=exclude)
+
+
+def test_an_access_token_minted_while_keys_rotate_to_another_algorithm_is_signed() -> None:
+    # A client with its own ID token algorithm makes rotate() take a second key from the pool after it
+    # has switched the provider's algorithm but before it has installed the new keys. The pool may spend
+    # ~40 ms there making an RSA key; a token request answered meanwhile (idp_live's server thread, or a
+    # sync transport in another thread) reads ``keys.current`` without the lock, as this hook does.
+    pool = WatchedPool()
+    config = ProviderConfig(
+        clients=(DEFAULT_CLIENT, Client(client_id="ps", client_secret="s", id_token_signed_response_alg="PS256"))
+    )
+    idp = MockIdP(config, keys=pool)
+    failures: list[BaseException] = []
+
+    def mint_meanwhile(alg: str) -> None:
+        if alg == "PS256":
+            try:
+                idp.issue_tokens(scope="profile", refresh_token=False)  # an access token only
+            except Exception as exc:
+                failures.append(exc)
+
+    pool.on_take = mint_meanwhile
+    idp.rotate_keys("ES256")
+
+    assert failures == []
