@@ -16,7 +16,7 @@ import hashlib
 import secrets
 import ssl
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
@@ -80,6 +80,26 @@ def follow_to_callback(authorization_url: str) -> str:
     return location
 
 
+def code_flow(client: OAuth2Client, metadata_url: str, *, nonce: str, verifier: str) -> CodeFlow:
+    """authlib's own code flow with PKCE and a nonce: discovery, the authorization URL, the code exchange."""
+    metadata = client.request("GET", metadata_url, withhold_token=True).json()
+    url, state = client.create_authorization_url(
+        metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce
+    )
+    callback = follow_to_callback(url)
+    token = client.fetch_token(metadata["token_endpoint"], authorization_response=callback, code_verifier=verifier)
+    jwks = client.request("GET", metadata["jwks_uri"], withhold_token=True).json()
+    return CodeFlow(metadata, state, callback, dict(token), jwks)
+
+
+class CodeFlow(NamedTuple):
+    metadata: dict[str, Any]
+    state: str
+    callback: str
+    token: dict[str, Any]
+    jwks: dict[str, Any]
+
+
 # -- authlib's httpx clients ----------------------------------------------------------------------
 
 
@@ -95,13 +115,7 @@ def test_oauth2_client_code_flow_with_pkce_and_nonce(routed: MockIdP, auth_metho
         token_endpoint_auth_method=auth_method,
         verify=TLS,
     ) as client:
-        metadata = client.request("GET", routed.metadata_url, withhold_token=True).json()
-        url, state = client.create_authorization_url(
-            metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce
-        )
-        callback = follow_to_callback(url)
-        token = client.fetch_token(metadata["token_endpoint"], authorization_response=callback, code_verifier=verifier)
-        jwks = client.request("GET", metadata["jwks_uri"], withhold_token=True).json()
+        metadata, state, callback, token, jwks = code_flow(client, routed.metadata_url, nonce=nonce, verifier=verifier)
         userinfo = client.get(metadata["userinfo_endpoint"]).json()
         refreshed = client.refresh_token(metadata["token_endpoint"])
 
@@ -285,19 +299,13 @@ def test_oauth2_client_gets_rs256_id_tokens_from_an_es256_provider(es256_routed:
     with OAuth2Client(
         CLIENT_ID, CLIENT_SECRET, scope=SCOPE, redirect_uri=REDIRECT_URI, code_challenge_method="S256", verify=TLS
     ) as client:
-        metadata = client.request("GET", es256_routed.metadata_url, withhold_token=True).json()
-        url, _ = client.create_authorization_url(
-            metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce
-        )
-        callback = follow_to_callback(url)
-        token = client.fetch_token(metadata["token_endpoint"], authorization_response=callback, code_verifier=verifier)
-        jwks = client.request("GET", metadata["jwks_uri"], withhold_token=True).json()
+        metadata, _, _, token, jwks = code_flow(client, es256_routed.metadata_url, nonce=nonce, verifier=verifier)
 
     assert metadata["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]
     # RS256 only, and at_hash with SHA-256: the ID token's algorithm, not the provider's.
     claims = validate_id_token(token["id_token"], jwks, nonce=nonce, access_token=token["access_token"])
     assert claims["sub"] == "alice"
-    access = jwt.decode(token["access_token"], KeySet.import_key_set(jwks), algorithms=["ES256"])
+    access = jwt.decode(token["access_token"], KeySet.import_key_set(jwks), algorithms=["ES256"])  # type: ignore[arg-type]
     assert access.header["alg"] == "ES256"
 
 
