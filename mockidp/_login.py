@@ -350,7 +350,7 @@ def _drive_in_portal(idp: MockIdP, client: Any, portal: Any, flow: Flow, steps: 
         app=app_in_testclient_scope,
         raise_app_exceptions=testclient_transport.raise_server_exceptions,
         root_path=testclient_transport.root_path,
-        client=testclient_transport.client,
+        client=getattr(testclient_transport, "client", ("testclient", 50000)),  # fixed before Starlette 0.44
     )
     browser = package.AsyncClient(
         transport=transport, base_url=client.base_url, headers=client.headers, cookies=client.cookies

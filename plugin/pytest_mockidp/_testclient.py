@@ -8,7 +8,8 @@ here the portal runs the whole ASGI exchange at once (HTTP, ASGI 3.0 "HTTP & Web
 scope Starlette builds, and hands back the status, headers, body, trailers and debug information.
 
 Streamed responses, WebSockets and a client that was not entered with ``with`` go through Starlette's
-own transport, unchanged. Requests to an active provider's issuer go to the provider in-process.
+own transport, unchanged; so does every request with Starlette before 1.9, whose TestClient did not
+stream and made two portal calls per request. Requests to an active provider's issuer go to the provider in-process.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from mockidp._intercept import Interceptor
 
 #: The httpx package Starlette's TestClient is built on (httpx2 when installed).
 TESTCLIENT_PACKAGE: Any = vars(testclient)["httpx"]
+
+#: Whether Starlette's TestClient streams responses across threads (Starlette 1.9 and later). Before, it
+#: ran the app in two portal calls per request already: its own transport is kept there.
+STARLETTE_STREAMS = hasattr(testclient, "_TestClientResponseStream")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -55,7 +60,8 @@ class RoutedTestClient(testclient.TestClient):
         provider = provider_at(TESTCLIENT_PACKAGE, url)
         if provider is not None:
             return provider.transport(TESTCLIENT_PACKAGE)
-        if self.portal is not None and url.scheme in _DEFAULT_PORTS and not getattr(self._streaming, "on", False):
+        buffered = self.portal is not None and not getattr(self._streaming, "on", False)
+        if buffered and STARLETTE_STREAMS and url.scheme in _DEFAULT_PORTS:
             return self._one_call
         return super()._transport_for_url(url)
 

@@ -2,7 +2,8 @@
 
 The seed apps need releases (authx 0.9.1, xpresso 0.46.0) whose pins cannot share an environment with
 mockidp, so each gets its own virtualenv built by ``python -m venv`` and ``pip install -r`` from
-``examples/seed_compat/requirements-<name>.txt``. An environment lives in
+``examples/seed_compat/requirements-<name>.txt``; so does the oldest Starlette mockidp supports
+(``tests/compat/requirements-oldest.txt``). An environment lives in
 ``.cache/seed-envs/<name>-<hash>``, the hash covering the requirements file and the Python version, and
 is reused while it exists. Building it is bounded in time and never prompts; a failure because the
 package registry cannot be reached becomes ``RegistryUnreachable`` (the tests skip), any other is an
@@ -67,7 +68,9 @@ class AppFailed(Exception):
 
 
 def requirements_file(name: str) -> Path:
-    return SEED_COMPAT / f"requirements-{name}.txt"
+    """``requirements-<name>.txt``: a seed app's in ``examples/seed_compat``, or one of tests/compat's own."""
+    own = Path(__file__).parent / f"requirements-{name}.txt"
+    return own if own.exists() else SEED_COMPAT / f"requirements-{name}.txt"
 
 
 def base_python() -> str:

@@ -34,3 +34,9 @@ def authx_python() -> Path:
 def xpresso_python() -> Path:
     """Python with xpresso 0.46.0 (and Starlette 0.34, pydantic 1) installed."""
     return seed_python("xpresso")
+
+
+@pytest.fixture(scope="session")
+def oldest_python() -> Path:
+    """Python with Starlette 0.40.0, the oldest mockidp supports, and authlib, httpx2 and pytest."""
+    return seed_python("oldest")
