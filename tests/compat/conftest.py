@@ -38,5 +38,5 @@ def xpresso_python() -> Path:
 
 @pytest.fixture(scope="session")
 def oldest_python() -> Path:
-    """Python with Starlette 0.40.0, the oldest mockidp supports, and authlib, httpx2 and pytest."""
+    """Python with the oldest releases mockidp supports (Starlette 0.40, joserfc 1.5, ...), httpx and authlib 1.3."""
     return seed_python("oldest")

@@ -1,9 +1,11 @@
-"""The plugin on the oldest Starlette mockidp supports (0.40.0, ``pyproject.toml``), in its own virtualenv.
+"""The plugin on the oldest releases mockidp supports (``pyproject.toml``'s lower bounds), in a virtualenv.
 
-Starlette's TestClient changed under the plugin: before 0.44 it takes no ``client`` address, and before 1.9
-it runs a request in two portal calls instead of streaming the response. ``app_client``, ``idp.login`` on
-it (which runs the flow in one portal call) and a streamed response must work there as they do today.
-The suite below runs under pytest in that environment, with mockidp and the plugin from this tree.
+Starlette 0.40, joserfc 1.5, anyio 4.4, uvicorn 0.30 and sniffio 1.3, with httpx (no httpx2) and authlib
+1.3. Starlette's TestClient changed under the plugin: before 0.44 it takes no ``client`` address, and
+before 1.9 it runs a request in two portal calls instead of streaming the response. A login through
+``app_client`` (which runs the flow in one portal call) and ``async_app_client``, a streamed response and
+the loopback server must work there as they do today. The suite below runs under pytest in that
+environment, with mockidp and the plugin from this tree.
 """
 
 from __future__ import annotations
@@ -62,6 +64,27 @@ def test_a_login_through_app_client(idp, app_client):
     assert app_client.get("/").json() == {"sub": "alice", "email": "alice@example.com"}
 
 
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.mark.anyio
+@pytest.mark.app_factory("test_oldest:create_login_app")
+async def test_an_async_login(idp, async_app_client):
+    result = await idp.alogin(async_app_client, "/")
+
+    assert result.response.json() == {"sub": "alice", "email": "alice@example.com"}
+
+
+def test_the_loopback_server(idp_live):
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(idp_live.metadata_url) as answer:
+        assert json.load(answer)["issuer"] == idp_live.issuer
+
+
 async def chunks():
     for chunk in (b"first ", b"second"):
         yield chunk
@@ -86,7 +109,7 @@ filterwarnings =
 """
 
 
-def test_the_plugin_on_the_oldest_starlette(oldest_python: Path, tmp_path: Path) -> None:
+def test_the_plugin_on_the_oldest_supported_releases(oldest_python: Path, tmp_path: Path) -> None:
     (tmp_path / "pytest.ini").write_text(INI)
     (tmp_path / "test_oldest.py").write_text(SUITE)
     path = os.pathsep.join([str(tmp_path), str(REPO), str(REPO / "plugin")])
@@ -102,4 +125,4 @@ def test_the_plugin_on_the_oldest_starlette(oldest_python: Path, tmp_path: Path)
     )
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 passed" in done.stdout
+    assert "4 passed" in done.stdout
