@@ -11,7 +11,7 @@ from mockidp._version import __version__
 
 if _typing.TYPE_CHECKING:
     from mockidp._config import Client, ProviderConfig, User
-    from mockidp._errors import ConfigError, OAuthError
+    from mockidp._errors import ConfigError, NotRegisteredError, OAuthError
     from mockidp._journal import RequestRecord
     from mockidp._keys import KeyPool
     from mockidp._provider import MockIdP
@@ -22,6 +22,7 @@ _EXPORTS = {
     "ConfigError": "mockidp._errors",
     "KeyPool": "mockidp._keys",
     "MockIdP": "mockidp._provider",
+    "NotRegisteredError": "mockidp._errors",
     "OAuthError": "mockidp._errors",
     "ProviderConfig": "mockidp._config",
     "RequestRecord": "mockidp._journal",
@@ -34,6 +35,7 @@ __all__ = [
     "ConfigError",
     "KeyPool",
     "MockIdP",
+    "NotRegisteredError",
     "OAuthError",
     "ProviderConfig",
     "RequestRecord",

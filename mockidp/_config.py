@@ -15,7 +15,10 @@ from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
 from urllib.parse import urlsplit
 
-from mockidp._errors import ConfigError, unknown
+from mockidp._errors import ConfigError, hide_frames, unknown
+
+#: Under pytest, an error raised at the test author shows their line, not these frames.
+__tracebackhide__ = hide_frames
 
 Algorithm: TypeAlias = Literal["RS256", "PS256", "ES256", "EdDSA", "Ed25519"]
 ALGORITHMS: tuple[Algorithm, ...] = ("RS256", "PS256", "ES256", "EdDSA", "Ed25519")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import unicodedata
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 ErrorCode = Literal[
     "invalid_request",
@@ -49,8 +49,56 @@ def unknown(what: str, value: object, choices: Iterable[str]) -> str:
     return f"unknown {what} {value!r}{hint}; choose one of {', '.join(options)}"
 
 
-class ConfigError(ValueError):
+def see(topic: str) -> str:
+    """Where to read more about ``topic``, a section of the README that every install can print."""
+    return f"see: python -m mockidp docs {topic}"
+
+
+def nearest(value: str, choices: Iterable[str]) -> str | None:
+    """The choice nearest to ``value``, however far: one that differs only in case first, then difflib's best."""
+    options = list(choices)
+    same = [o for o in options if o.lower() == value.lower()]
+    if same:
+        return same[0]
+    close = difflib.get_close_matches(value, options, n=1, cutoff=0.0)
+    return close[0] if close else None
+
+
+class MockidpError(Exception):
+    """An error mockidp raises at the test author: it says what to change, and a note where to read more.
+
+    Under pytest, the frames inside mockidp are hidden from such an error's traceback (see
+    ``hide_frames``): the author's line and the message are what matters, not mockidp's internals.
+    """
+
+    #: The README section (``python -m mockidp docs <topic>``) that explains the error.
+    topic: ClassVar[str] = "error-messages"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.add_note(see(self.topic))
+
+
+def hide_frames(excinfo: Any) -> bool:
+    """pytest's ``__tracebackhide__`` for mockidp's modules: hide their frames for a ``MockidpError`` only.
+
+    A bug inside mockidp (a ``KeyError``, a ``TypeError``) keeps every frame, so it can be reported.
+    """
+    return excinfo is not None and isinstance(excinfo.value, MockidpError)
+
+
+class ConfigError(MockidpError, ValueError):
     """The provider was configured with something it cannot use; the message says what to change."""
+
+    __module__ = "mockidp"  # where users import it from, and what a traceback shows
+    topic = "configuration"
+
+
+class NotRegisteredError(MockidpError, LookupError):
+    """A test named a user or a client the provider does not know; the message says how to add it."""
+
+    __module__ = "mockidp"
+    topic = "users-and-clients"
 
 
 class OAuthError(Exception):

@@ -16,7 +16,10 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mockidp._errors import unknown
+from mockidp._errors import hide_frames, unknown
+
+#: Under pytest, an error raised at the test author shows their line, not these frames.
+__tracebackhide__ = hide_frames
 
 if TYPE_CHECKING:
     from mockidp._keys import KeyRing

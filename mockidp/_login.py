@@ -18,10 +18,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, parse_qsl, urljoin, urlsplit
 
 from mockidp._authorize import ACTION_FIELD, USERNAME_FIELD
+from mockidp._errors import MockidpError, hide_frames
 from mockidp._transports import installed_packages
 
 if TYPE_CHECKING:
     from mockidp._provider import MockIdP
+
+#: Under pytest, a ``LoginError`` shows the test's line and the message, not the driver's frames.
+__tracebackhide__ = hide_frames
 
 MAX_HOPS = 20
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -66,10 +70,11 @@ class LoginResult:
         return "\n".join(str(hop) for hop in self.trail)
 
 
-class LoginError(AssertionError):
+class LoginError(MockidpError, AssertionError):
     """A simulated login broke; the message says where and why, then lists the hops."""
 
     __module__ = "mockidp.testing"  # where users import it from, and what a traceback shows
+    topic = "simulated-logins"
 
     def __init__(self, message: str, trail: list[Hop]) -> None:
         lines = [f"mockidp: {message}"]
@@ -363,6 +368,10 @@ def _drive_in_portal(idp: MockIdP, client: Any, portal: Any, flow: Flow, steps: 
     try:
         result: LoginResult = portal.call(run)
         return result
+    except MockidpError as error:
+        # The error crossed the portal: anyio's and concurrent.futures' frames, then the driver's. What the
+        # author needs is their own line and the message, so the traceback starts again here (a hidden frame).
+        raise error.with_traceback(None)  # noqa: B904 - the same error, not a new one
     finally:  # the same jar, updated in place: a test may hold on to client.cookies
         jar = client.cookies.jar
         jar.clear()

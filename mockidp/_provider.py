@@ -23,7 +23,7 @@ from mockidp._app import create_app
 from mockidp._clock import Clock, system_clock
 from mockidp._config import Client, ProviderConfig, User
 from mockidp._discovery import OIDC_WELL_KNOWN, PATHS
-from mockidp._errors import ConfigError, ErrorCode, unknown
+from mockidp._errors import ConfigError, ErrorCode, NotRegisteredError, hide_frames, nearest, unknown
 from mockidp._faults import Fault, Faults
 from mockidp._intercept import intercept
 from mockidp._journal import ENDPOINTS, RequestRecord
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from mockidp._forgery import ForgedToken
     from mockidp._login import Flow, LoginResult, Steps
     from mockidp.testing import LoginRedirect
+
+#: Under pytest, an error raised at the test author (``MockidpError``) shows their line, not these frames.
+__tracebackhide__ = hide_frames
 
 SESSION_COOKIE = "mockidp_session"
 #: Every this many requests, the provider forgets what expired (see ``ProviderState.prune``).
@@ -83,6 +86,20 @@ class RequestLog(list[RequestRecord]):
         if "endpoint" in fields and fields["endpoint"] not in ENDPOINTS:
             raise ValueError(unknown("endpoint", fields["endpoint"], ENDPOINTS))
         return [r for r in self if all(getattr(r, k) == v for k, v in fields.items())]
+
+
+def unknown_user(name: str, known: list[str]) -> str:
+    """Why ``name`` is no user, the nearest one, and the three ways to have it."""
+    close = nearest(name, known)
+    hint = f"; the nearest is {close!r}" if close else ""
+    email = f"{name}@example.com" if "@" not in name else name
+    return (
+        f"mockidp: no user named {name!r}{hint} (known users: {', '.join(known) or 'none'}).\n"
+        f"To log in a new user, give its claims: idp.login(client, path, user={name!r}, email={email!r});\n"
+        f"or register it: idp.add_user({name!r}, email={email!r}), or for the test"
+        f" @pytest.mark.mockidp(users=[User.named('alice'), User.named({name!r}, email={email!r})])"
+        " (users= replaces the default users)"
+    )
 
 
 class MockIdP:
@@ -216,8 +233,7 @@ class MockIdP:
         if isinstance(user, str):
             found = self.find_user(user)
             if found is None:
-                known = ", ".join(u.username for u in self.users.values()) or "none"
-                raise LookupError(f"no user named {user!r}; known users: {known}")
+                raise NotRegisteredError(unknown_user(user, [u.username for u in self.users.values()]))
             return found
         if not isinstance(user, User):
             user = User.from_dict(user)
@@ -230,7 +246,13 @@ class MockIdP:
         if client_id not in self.clients:
             if isinstance(client, Client):
                 return self.add_client(client)
-            raise LookupError(f"no client {client_id!r}; registered: {', '.join(self.clients) or 'none'}")
+            close = nearest(client_id, self.clients)
+            hint = f"; the nearest is {close!r}" if close else ""
+            raise NotRegisteredError(
+                f"mockidp: no client {client_id!r}{hint} (registered: {', '.join(self.clients) or 'none'});"
+                " register it with idp.add_client(Client(...)), pass a Client, or list it in"
+                " @pytest.mark.mockidp(clients=[...])"
+            )
         return self.clients[client_id]
 
     def login_as(self, user: User | str | Mapping[str, Any]) -> User:

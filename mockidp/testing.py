@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+from mockidp._errors import hide_frames, see
 from mockidp._forgery import FORGE_KINDS, TAMPER_KINDS, ForgedToken
 from mockidp._login import REDIRECTS, Hop, LoginError, LoginResult
 
@@ -34,8 +35,11 @@ __all__ = [
     "preflight",
 ]
 
+#: Under pytest, an error raised at the test author shows their line, not these frames.
+__tracebackhide__ = hide_frames
+
 T = TypeVar("T")
-DOCS = "see README.md#assertions"
+DOCS = see("assertions")
 
 
 class Response(Protocol):
@@ -176,8 +180,16 @@ def _authorization_problems(
         if name not in params:
             problems.append(f"{name} is missing")
     no_pkce = pkce and (params.get("code_challenge") is None or params.get("code_challenge_method") != "S256")
+    required = _pkce_required(idp, client, params) if no_pkce else None
     nearest = None
-    if not problems and (missing or no_pkce):
+    if required is not None:
+        # pkce=False would pass the assertion and leave a login the provider itself refuses: the app must change.
+        nearest = (
+            f"none that skips PKCE: {required}, so pkce=False would only hide a login that fails. Fix the app:"
+            " send a code_challenge with code_challenge_method=S256 (with authlib:"
+            " client_kwargs={'code_challenge_method': 'S256'})"
+        )
+    elif not problems and (missing or no_pkce):
         changes = []
         if missing:
             granted = [s for s in scopes if s in requested]
@@ -193,6 +205,21 @@ def _authorization_problems(
             f" code_challenge_method={params.get('code_challenge_method')!r}"
         )
     return problems, nearest
+
+
+def _pkce_required(idp: MockIdP, client: Any, params: dict[str, str]) -> str | None:
+    """Why the provider itself would refuse this request's PKCE (RFC 9700 §2.1.1), or ``None`` if it would not."""
+    if idp.config.strict:
+        return (
+            "in strict mode (ProviderConfig(strict=True)) the provider refuses an authorization request"
+            " without PKCE S256"
+        )
+    if client is not None and client.is_public and params.get("code_challenge") is None:
+        return (
+            f"client {client.client_id!r} is public (no secret): the provider refuses its requests without a"
+            " code_challenge"
+        )
+    return None
 
 
 def assert_login_redirect(

@@ -52,7 +52,7 @@ def test_no_redirect_where_a_login_redirect_was_expected(with_apps: pytest.Pytes
         " got no redirect",
         "Received: 200 OK",
         "  (no location header)",
-        "see README.md#assertions",
+        "see: python -m mockidp docs assertions",
     )
 
 
@@ -67,7 +67,7 @@ def test_a_redirect_elsewhere_where_a_login_redirect_was_expected(with_apps: pyt
         f"  location: {target}",
         "Nearest: the redirect goes to https://other-idp.example/authorize (an authorization request to another"
         " provider?)",
-        "see README.md#assertions",
+        "see: python -m mockidp docs assertions",
     )
 
 
@@ -89,7 +89,7 @@ def test_an_unsound_authorization_request_lists_every_problem(with_apps: pytest.
         "  - nonce is missing",
         "  - PKCE is missing: expected code_challenge with code_challenge_method=S256, got code_challenge_method=None",
         "Parameters sent: client_id=web, response_type=token, scope=email",
-        "see README.md#assertions",
+        "see: python -m mockidp docs assertions",
     )
 
 
@@ -113,8 +113,59 @@ def test_a_login_redirect_without_pkce_or_a_scope_names_the_call_that_passes(wit
         "Parameters sent: client_id=mockidp-client, code_challenge=abc, code_challenge_method=plain, nonce=n1,"
         " redirect_uri=http://testserver/cb, response_type=code, scope=openid email, state=s1",
         "Nearest: assert_login_redirect(response, scopes=['email'], pkce=False) passes",
-        "see README.md#assertions",
+        "see: python -m mockidp docs assertions",
     )
+
+
+@pytest.mark.parametrize(
+    ("marker", "client_id", "why"),
+    [
+        (
+            "@pytest.mark.mockidp(strict=True)",
+            "mockidp-client",
+            "in strict mode (ProviderConfig(strict=True)) the provider refuses an authorization request without"
+            " PKCE S256",
+        ),
+        (
+            '@pytest.mark.mockidp(clients=[Client(client_id="spa")])',
+            "spa",
+            "client 'spa' is public (no secret): the provider refuses its requests without a code_challenge",
+        ),
+    ],
+    ids=["strict", "public-client"],
+)
+def test_a_login_redirect_without_pkce_the_provider_requires_points_at_the_app(
+    with_apps: pytest.Pytester, marker: str, client_id: str, why: str
+) -> None:
+    query = f"client_id={client_id}&redirect_uri=http://testserver/cb&response_type=code&scope=openid"
+    query += "&state=s1&nonce=n1"
+    with_apps.makepyfile(
+        f"""
+        import pytest
+        from urllib.parse import quote
+        from mockidp import Client
+
+        @pytest.mark.app_factory("web_app:create_app")
+        {marker}
+        def test_it(idp, app_client):
+            idp.assert_login_redirect(app_client.get("/go?to=" + quote("{AUTHORIZE}?{query}")))
+        """
+    )
+
+    result = with_apps.runpytest()
+
+    _fails_with(
+        result,
+        "Problems:",
+        "  - PKCE is missing: expected code_challenge with code_challenge_method=S256, got code_challenge_method=None",
+        f"Parameters sent: client_id={client_id}, nonce=n1, redirect_uri=http://testserver/cb, response_type=code,"
+        " scope=openid, state=s1",
+        f"Nearest: none that skips PKCE: {why}, so pkce=False would only hide a login that fails. Fix the app: send a"
+        " code_challenge with code_challenge_method=S256"
+        " (with authlib: client_kwargs={'code_challenge_method': 'S256'})",
+        "see: python -m mockidp docs assertions",
+    )
+    result.stdout.no_fnmatch_line("*pkce=False) passes*")
 
 
 @pytest.mark.parametrize(
@@ -152,7 +203,7 @@ def test_assert_redirect_to_the_wrong_place(with_apps: pytest.Pytester, to: str,
         "Received: 302 Found",
         f"  location: {to}",
         f"Nearest: assert_redirect(response, {nearest}) passes",
-        "see README.md#assertions",
+        "see: python -m mockidp docs assertions",
     )
 
 
@@ -164,7 +215,7 @@ def test_assert_redirect_without_a_redirect(with_apps: pytest.Pytester) -> None:
         "AssertionError: mockidp: expected a redirect to /login, got no redirect",
         "Received: 200 OK",
         "  (no location header)",
-        "see README.md#assertions",
+        "see: python -m mockidp docs assertions",
     )
 
 
@@ -199,7 +250,7 @@ def test_a_refused_preflight(with_apps: pytest.Pytester) -> None:
         "  - the preflight was refused with 400",
         "  - Access-Control-Allow-Methods lacks DELETE",
         "  - Access-Control-Allow-Headers lacks X-Trace",
-        "see README.md#assertions",
+        "see: python -m mockidp docs assertions",
     )
 
 
@@ -220,7 +271,7 @@ def test_cors_that_allows_less_than_expected_names_what_it_allows(with_apps: pyt
         "  - Access-Control-Allow-Credentials is 'true'; expected none",
         "  - Access-Control-Allow-Methods lacks GET",
         "Nearest: assert_cors(response, origin='https://spa.example', credentials=True) passes",
-        "see README.md#assertions",
+        "see: python -m mockidp docs assertions",
     )
 
 
@@ -239,7 +290,7 @@ def test_cors_for_an_origin_the_app_does_not_allow(with_apps: pytest.Pytester) -
         "  vary: Origin",
         "Problems:",
         "  - Access-Control-Allow-Origin is missing; expected https://evil.example",
-        "see README.md#assertions",
+        "see: python -m mockidp docs assertions",
     )
 
 
@@ -257,7 +308,7 @@ def test_assert_no_cors(with_apps: pytest.Pytester) -> None:
         "  access-control-allow-origin: https://spa.example",
         "  vary: Origin",
         "Nearest: assert_cors(response, origin='https://spa.example') passes",
-        "see README.md#assertions",
+        "see: python -m mockidp docs assertions",
     )
 
 
@@ -317,6 +368,6 @@ def test_a_wildcard_grants_nothing_with_credentials(strict_pytester: pytest.Pyte
         "Problems:",
         "  - Access-Control-Allow-Origin is '*', which browsers refuse with credentials",
         "  - Access-Control-Allow-Methods lacks PATCH",
-        "see README.md#assertions",
+        "see: python -m mockidp docs assertions",
         passed=1,
     )

@@ -24,8 +24,8 @@ OPTIONS = (
 
 
 def config_error(message: str) -> pytest.RaisesExc[ConfigError]:
-    """``pytest.raises`` for a ``ConfigError`` with exactly ``message``."""
-    return pytest.raises(ConfigError, match=f"^{re.escape(message)}$")
+    """``pytest.raises`` for a ``ConfigError`` with exactly ``message``, and its note on where to read more."""
+    return pytest.raises(ConfigError, match=f"^{re.escape(message)}\nsee: python -m mockidp docs configuration$")
 
 
 # -- ProviderConfig -----------------------------------------------------------------------------
@@ -445,7 +445,7 @@ def test_login_as_logs_users_in_in_turn(provider: MockIdP) -> None:
 
 
 def test_login_as_refuses_an_unknown_user(provider: MockIdP) -> None:
-    with pytest.raises(LookupError, match=r"^no user named 'bob'; known users: alice$"):
+    with pytest.raises(LookupError, match=r"^mockidp: no user named 'bob'; the nearest is 'alice' \(known"):
         provider.login_as("bob")
 
 

@@ -16,7 +16,7 @@ from joserfc import jwt
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import KeySet
 
-from mockidp import Client, KeyPool, MockIdP, ProviderConfig, TokenSet, User
+from mockidp import Client, KeyPool, MockIdP, NotRegisteredError, ProviderConfig, TokenSet, User
 from mockidp._state import Grant
 from tests.flows import client_auth, login, token_request
 
@@ -230,15 +230,24 @@ def test_issue_tokens_may_use_the_same_ad_hoc_user_twice(provider: MockIdP) -> N
 
 
 def test_an_ad_hoc_user_needs_a_sub(provider: MockIdP) -> None:
-    with pytest.raises(ValueError, match=r"^a user needs a 'sub' claim; got the keys \['email'\]$"):
+    message = r"^a user needs a 'sub' claim; got the keys \['email'\]\nsee: python -m mockidp docs configuration$"
+    with pytest.raises(ValueError, match=message):
         provider.issue_tokens(user={"email": "x@example.com"})
 
 
 def test_issue_tokens_refuses_an_unknown_username(provider: MockIdP) -> None:
-    with pytest.raises(LookupError) as caught:
+    with pytest.raises(NotRegisteredError) as caught:
         provider.issue_tokens(user="mallory")
 
-    assert str(caught.value) == "no user named 'mallory'; known users: alice"
+    assert isinstance(caught.value, LookupError)
+    assert str(caught.value) == (
+        "mockidp: no user named 'mallory'; the nearest is 'alice' (known users: alice).\n"
+        "To log in a new user, give its claims: idp.login(client, path, user='mallory', email='mallory@example.com');\n"
+        "or register it: idp.add_user('mallory', email='mallory@example.com'), or for the test"
+        " @pytest.mark.mockidp(users=[User.named('alice'), User.named('mallory', email='mallory@example.com')])"
+        " (users= replaces the default users)"
+    )
+    assert caught.value.__notes__ == ["see: python -m mockidp docs users-and-clients"]
 
 
 def test_issue_tokens_for_another_client(provider: MockIdP) -> None:
@@ -259,10 +268,14 @@ def test_issue_tokens_registers_a_new_client_object(provider: MockIdP) -> None:
 
 
 def test_issue_tokens_refuses_an_unknown_client_id(provider: MockIdP) -> None:
-    with pytest.raises(LookupError) as caught:
-        provider.issue_tokens(client="nope")
+    with pytest.raises(NotRegisteredError) as caught:
+        provider.issue_tokens(client="mockidp-clint")
 
-    assert str(caught.value) == "no client 'nope'; registered: mockidp-client"
+    assert str(caught.value) == (
+        "mockidp: no client 'mockidp-clint'; the nearest is 'mockidp-client' (registered: mockidp-client);"
+        " register it with idp.add_client(Client(...)), pass a Client, or list it in"
+        " @pytest.mark.mockidp(clients=[...])"
+    )
 
 
 def test_extra_claims_go_into_both_tokens_and_userinfo(provider: MockIdP) -> None:
