@@ -518,6 +518,32 @@ class MockIdP:
 
         return assert_login_redirect(self, response, scopes=scopes, pkce=pkce)
 
+    def assert_api(
+        self, client: Any, path: str, *, refuses: Iterable[str] | None = None, method: str = "GET", **issue: Any
+    ) -> None:
+        """Assert the API at ``path`` accepts a valid access token and refuses (401) each forged kind in ``refuses``
+        (default: all); tokens as ``issue_tokens(**issue)`` mints them (see ``mockidp.testing.assert_api``)."""
+        __tracebackhide__ = True
+        from mockidp.testing import assert_api
+
+        assert_api(self, client, path, refuses=refuses, method=method, **issue)
+
+    async def aassert_api(
+        self, client: Any, path: str, *, refuses: Iterable[str] | None = None, method: str = "GET", **issue: Any
+    ) -> None:
+        """``assert_api`` for an async client."""
+        __tracebackhide__ = True
+        from mockidp.testing import aassert_api
+
+        await aassert_api(self, client, path, refuses=refuses, method=method, **issue)
+
+    def explain(self, response: Any, *, audience: Iterable[str] | str | None = None, client: str | None = None) -> str:
+        """Why an API answered ``response`` as it did to a bearer token: ``assert r.status_code == 200, idp.explain(r)``
+        (see ``mockidp.testing.explain``)."""
+        from mockidp.testing import explain
+
+        return explain(self, response, audience=audience, client=client)
+
     # -- serving --------------------------------------------------------------------------------
 
     @property

@@ -1,9 +1,9 @@
-"""Assertions for tests of apps that log users in: login redirects, redirects, CORS.
+"""Assertions for tests of apps that log users in: login redirects, redirects, CORS, bearer APIs.
 
 They need no pytest: each raises ``AssertionError`` with a message that says what was expected,
 what came (status, ``Location``, the relevant headers) and the nearest thing that would have
 passed. CORS follows the Fetch standard's CORS protocol (§3.2); login redirects follow OIDC Core
-§3.1.2.1 and RFC 7636.
+§3.1.2.1 and RFC 7636; bearer APIs, RFC 6750 §3 (``WWW-Authenticate``) and RFC 9068 §4 (the checks).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-from mockidp._errors import hide_frames, see
+from mockidp._errors import ConfigError, hide_frames, see, unknown
 from mockidp._forgery import FORGE_KINDS, TAMPER_KINDS, ForgedToken
 from mockidp._login import REDIRECTS, Hop, LoginError, LoginResult
 
@@ -28,10 +28,13 @@ __all__ = [
     "LoginError",
     "LoginRedirect",
     "LoginResult",
+    "aassert_api",
+    "assert_api",
     "assert_cors",
     "assert_login_redirect",
     "assert_no_cors",
     "assert_redirect",
+    "explain",
     "preflight",
 ]
 
@@ -354,3 +357,232 @@ def assert_no_cors(response: Response) -> None:
             nearest=f"assert_cors(response, origin={allowed!r}) passes",
             headers=("access-control-*", "vary"),
         )
+
+
+# -- bearer APIs (RFC 6750, RFC 9068) ---------------------------------------------------------------
+
+#: The status an API answers a refused bearer token with (RFC 6750 §3.1, ``invalid_token``).
+REFUSED = 401
+#: The claims an API checks, shown first and one by one; any others are listed by name.
+CHECKED_CLAIMS = ("iss", "sub", "aud", "scope", "client_id", "exp", "nbf", "iat")
+
+
+def _segment(part: str) -> dict[str, Any]:
+    """One JSON segment of a JWS in compact form, or ``{}`` if it is not one."""
+    import base64
+    import json
+
+    try:
+        value = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}, {}
+    return _segment(parts[0]), _segment(parts[1])
+
+
+def _bearer_of(response: Response) -> str | None:
+    try:
+        header = str(response.request.headers.get("authorization", ""))  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):  # httpx raises RuntimeError for a response built without a request
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _when(seconds: int) -> str:
+    return "now" if seconds == 0 else f"in {seconds} s" if seconds > 0 else f"{-seconds} s ago"
+
+
+def _claim_lines(idp: MockIdP, token: str) -> list[str]:
+    """The token's header and claims, the time claims relative to the provider's clock."""
+    header, claims = _decode_unverified(token)
+    if not claims:
+        return ["    token: not a JWT (three base64url segments of JSON)"]
+    now = int(idp.now())
+    shown = []
+    for name in CHECKED_CLAIMS:
+        if name not in claims:
+            shown.append(f"{name}=(missing)")
+        elif name in ("exp", "nbf", "iat") and isinstance(claims[name], int):
+            shown.append(f"{name}={_when(claims[name] - now)}")
+        else:
+            shown.append(f"{name}={claims[name]!r}")
+    lines = [
+        f"    header: {', '.join(f'{k}={v}' for k, v in sorted(header.items()))}",
+        f"    claims: {', '.join(shown)}",
+    ]
+    others = sorted(set(claims) - set(CHECKED_CLAIMS))
+    if others:
+        lines.append(f"    other claims: {', '.join(others)}")
+    return lines
+
+
+def _challenge(response: Response) -> str:
+    """What the API said about its refusal: ``WWW-Authenticate`` (RFC 6750 §3), else the start of the body."""
+    challenge = response.headers.get("www-authenticate")
+    if challenge is not None:
+        return f"WWW-Authenticate: {challenge}"
+    text = str(getattr(response, "text", "") or "").strip()
+    return f"no WWW-Authenticate header; body: {text[:200]}" if text else "no WWW-Authenticate header, empty body"
+
+
+def _checks(idp: MockIdP, token: str, audience: Iterable[str] | str | None, client_id: str) -> list[str]:
+    """How the token fares against the checks an API makes, each with the change that would make it pass."""
+    header, claims = _decode_unverified(token)
+    lines: list[str] = []
+    try:
+        idp.keys.verify(token)
+    except Exception as exc:  # joserfc's JoseError, or ValueError for a malformed token
+        lines.append(f"- signature: does not verify with the provider's JWKS ({type(exc).__name__}: {exc})")
+    else:
+        lines.append(f"- signature: verifies with the provider's JWKS ({header.get('alg')}, kid {header.get('kid')})")
+    if claims.get("iss") != idp.issuer:
+        lines.append(f"- iss: {claims.get('iss')!r} is not this provider's issuer {idp.issuer!r}")
+    asked = [audience] if isinstance(audience, str) else list(audience or ())
+    expected = asked or [idp.config.access_token_audience or client_id]
+    source = (
+        "as asked"
+        if asked
+        else "ProviderConfig.access_token_audience"
+        if idp.config.access_token_audience
+        else "the client id, as no audience was asked and ProviderConfig.access_token_audience is not set"
+    )
+    got = claims.get("aud")
+    lines.append(
+        f"- aud: {got!r} ({source}); if the API expects another audience, mint with audience='...'"
+        " or set @pytest.mark.mockidp(access_token_audience='...')"
+        if got == (expected[0] if len(expected) == 1 else expected)
+        else f"- aud: {got!r}, not the {expected!r} asked"
+    )
+    now = int(idp.now())
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    if isinstance(exp, int) and exp <= now:
+        lines.append(f"- exp: expired {now - exp} s ago, by the provider's clock (is time frozen or moved?)")
+    if isinstance(nbf, int) and nbf > now:
+        lines.append(f"- nbf: not valid for another {nbf - now} s")
+    return lines
+
+
+def explain(
+    idp: MockIdP,
+    response: Response,
+    *,
+    audience: Iterable[str] | str | None = None,
+    client: str | None = None,
+) -> str:
+    """Why an API answered ``response`` to a bearer token: its status and ``WWW-Authenticate``, the token's
+    claims, and how they fare against the checks an API makes. For ``assert r.status_code == 200, explain(idp, r)``.
+
+    ``audience`` and ``client`` are what the token was minted with (``issue_tokens``' arguments), if not the defaults.
+    """
+    token = _bearer_of(response)
+    method = _request_method(response) or "GET"
+    lines = [f"mockidp: {method} {response.url} answered {response.status_code}", f"  {_challenge(response)}"]
+    if token is None:
+        lines.append("  the request carried no bearer token (Authorization: Bearer ...)")
+    else:
+        lines.append("  the bearer token sent:")
+        lines.extend(_claim_lines(idp, token))
+        lines.append("  against the checks an API makes:")
+        lines.extend(f"    {line}" for line in _checks(idp, token, audience, client or idp.client.client_id))
+    lines.append(see("api-tokens"))
+    return "\n".join(lines)
+
+
+class _RequestClient(Protocol[T]):  # type: ignore[misc]
+    def request(self, method: str, url: str, *, headers: Mapping[str, str]) -> T: ...
+
+
+def _bearer_cases(idp: MockIdP, refuses: Iterable[str] | None, issue: dict[str, Any]) -> list[tuple[str, str]]:
+    """``("valid", token)`` and ``(kind, forged token)`` for each kind to refuse, all minted from ``issue``."""
+    kinds = list(FORGE_KINDS) if refuses is None else list(refuses)
+    for kind in kinds:
+        if kind not in FORGE_KINDS:
+            raise ConfigError(f"assert_api(refuses=...): {unknown('kind', kind, FORGE_KINDS)}")
+    valid = idp.issue_tokens(**issue, refresh_token=False).access_token
+    return [("valid", valid), *((kind, str(idp.forge(kind, **issue))) for kind in kinds)]
+
+
+def _api_verdict(
+    idp: MockIdP, method: str, path: str, answers: list[tuple[str, str, Response]], issue: dict[str, Any]
+) -> AssertionError | None:
+    """The failure of ``assert_api``, listing each token's expected and actual answer, or ``None`` if all held."""
+    wrong = 0
+    lines: list[str] = []
+    width = max(len(label) for label, _, _ in answers)
+    for label, token, response in answers:
+        status = response.status_code
+        if label == "valid":
+            ok, expected = 200 <= status < 300, "accepted (2xx)"
+        else:
+            ok, expected = status == REFUSED, f"refused ({REFUSED})"
+        if ok:
+            lines.append(f"  {label:<{width}}  {expected}: got {status}")
+            continue
+        wrong += 1
+        what = FORGE_KINDS.get(label, "valid for the user and audience asked")
+        lines.append(f"  {label:<{width}}  expected {expected}, got {status}; the token: {what}")
+        lines.append(f"    {_challenge(response)}")
+        lines.extend(_claim_lines(idp, token))
+        if label == "valid":
+            lines.extend(f"    {line}" for line in _checks(idp, token, issue.get("audience"), _client_id(idp, issue)))
+    summary = f"mockidp: the API {method} {path} answered {wrong} of {len(answers)} bearer tokens wrongly"
+    return AssertionError("\n".join([summary, *lines, see("api-tokens")])) if wrong else None
+
+
+def _client_id(idp: MockIdP, issue: dict[str, Any]) -> str:
+    client = issue.get("client")
+    if client is None:
+        return idp.client.client_id
+    return client if isinstance(client, str) else str(client.client_id)
+
+
+def assert_api(
+    idp: MockIdP,
+    client: _RequestClient[Any],
+    path: str,
+    *,
+    refuses: Iterable[str] | None = None,
+    method: str = "GET",
+    **issue: Any,
+) -> None:
+    """The API at ``path`` accepts a valid access token (a 2xx) and refuses (401) each forged kind in ``refuses``
+    (default: every one of ``FORGE_KINDS``). Tokens are minted with ``issue_tokens(**issue)``: ``audience=``,
+    ``scope=``, ``user=``, ... For an async client, use ``aassert_api``.
+    """
+    __tracebackhide__ = True
+    cases = _bearer_cases(idp, refuses, issue)
+    answers = [
+        (label, token, client.request(method, path, headers={"Authorization": f"Bearer {token}"}))
+        for label, token in cases
+    ]
+    failure = _api_verdict(idp, method, path, answers, issue)
+    if failure is not None:
+        raise failure
+
+
+async def aassert_api(
+    idp: MockIdP,
+    client: _RequestClient[Any],
+    path: str,
+    *,
+    refuses: Iterable[str] | None = None,
+    method: str = "GET",
+    **issue: Any,
+) -> None:
+    """``assert_api`` for an async client."""
+    __tracebackhide__ = True
+    cases = _bearer_cases(idp, refuses, issue)
+    answers = [
+        (label, token, await client.request(method, path, headers={"Authorization": f"Bearer {token}"}))
+        for label, token in cases
+    ]
+    failure = _api_verdict(idp, method, path, answers, issue)
+    if failure is not None:
+        raise failure
