@@ -1,4 +1,4 @@
-"""``mockidp serve``: the provider as a standalone server on a real socket.
+"""``mockidp serve``: the provider as a standalone server on a real socket; ``mockidp docs``: the README.
 
 The flags are generated from ``ProviderConfig``'s fields (``mockidp._options``), so the CLI, the
 library and the pytest plugin accept the same options under the same names. A TOML or JSON file (``--config``) gives the
@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8900, help="port to bind; 0 picks a free one (default: 8900)")
     serve.add_argument("--config", type=Path, metavar="FILE", help="a TOML or JSON file of provider options")
     _add_config_flags(serve)
+    docs = commands.add_parser(
+        "docs",
+        help="print a section of the README",
+        description="Print a section of mockidp's README; without a topic, list the topics.",
+    )
+    docs.add_argument("topic", nargs="?", help="a section's anchor, e.g. assertions (see the list without one)")
     return parser
 
 
@@ -110,12 +116,31 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def docs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mockidp._docs import contents, lookup
+
+    if args.topic is None:
+        print(contents(), file=out, end="")
+        return 0
+    try:
+        section = lookup(args.topic)
+    except LookupError as exc:
+        print(f"mockidp: error: {exc.args[0]}", file=err, flush=True)
+        return 2
+    print(section.text, file=out, end="")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "docs":
+        return docs(args, out, err)
     try:
         return serve(args, out, err)
     except (ConfigError, OSError) as exc:
         print(f"mockidp: error: {exc}", file=err, flush=True)
+        if isinstance(exc, ConfigError):
+            print("\n".join(exc.__notes__), file=err, flush=True)
         return 2

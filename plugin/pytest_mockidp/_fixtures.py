@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -18,6 +18,37 @@ if TYPE_CHECKING:
     from mockidp._forgery import ForgedToken
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _fail(message: str, topic: str) -> NoReturn:
+    """Fail the test with ``message`` and where to read more (a README section every install can print)."""
+    __tracebackhide__ = True
+    pytest.fail(f"{message}\nsee: python -m mockidp docs {topic}", pytrace=False)
+
+
+def _did_you_mean(name: str, choices: Iterable[str], shape: str = "{!r}") -> str:
+    """`` (did you mean 'x'?)`` for the choice closest to ``name``, if one is close; ``shape`` formats it."""
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(set(choices)), n=1)
+    return f" (did you mean {shape.format(close[0])}?)" if close else ""
+
+
+def _module_hint(module_name: str, exc: ImportError) -> str:
+    """`` (did you mean 'myapp'?)`` for a module that is not there, from the importable names beside it."""
+    import pkgutil
+
+    missing = getattr(exc, "name", None)
+    if not isinstance(exc, ModuleNotFoundError) or not missing or not module_name.startswith(missing):
+        return ""  # the module exists but fails to import: its own error says why
+    parent, _, last = missing.rpartition(".")
+    if parent:
+        try:
+            path = importlib.import_module(parent).__path__
+        except (ImportError, AttributeError):
+            return ""
+        return _did_you_mean(last, (m.name for m in pkgutil.iter_modules(path)))
+    return _did_you_mean(last, (m.name for m in pkgutil.iter_modules()))
 
 
 @pytest.fixture(scope="session")
@@ -66,14 +97,14 @@ def mockidp_config(request: pytest.FixtureRequest) -> ProviderConfig:
         elif (wrong := _marker_problem(marker.kwargs)) is not None:
             problem = f"{where}: {wrong}"
         if problem is not None:
-            pytest.fail(problem, pytrace=False)
+            _fail(problem, "configuration")
         values.update(marker.kwargs)
     try:
         config = ProviderConfig.from_dict(values)
     except (ConfigError, TypeError) as exc:
         problem = f"@pytest.mark.mockidp: {exc}"
     if problem is not None:
-        pytest.fail(problem, pytrace=False)
+        _fail(problem, "configuration")
     if not markers:
         request.config.stash[_SUITE_CONFIG] = config
     return config
@@ -162,13 +193,14 @@ def idp_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     for line in lines:
         name, sep, template = line.partition("=")
         if not sep or not name.strip():
-            pytest.fail(f"mockidp_env: expected NAME={{placeholder}}, got {line!r}", pytrace=False)
+            _fail(f"mockidp_env: expected NAME={{placeholder}}, got {line!r}", "idp_env")
         unknown = [p for p in _PLACEHOLDER.findall(template) if p not in values]
         if unknown:
-            pytest.fail(
-                f"mockidp_env: unknown placeholder {{{unknown[0]}}} in {line!r}; known: "
-                + ", ".join(f"{{{k}}}" for k in values),
-                pytrace=False,
+            hint = _did_you_mean(unknown[0], values, "{{{}}}")
+            _fail(
+                f"mockidp_env: unknown placeholder {{{unknown[0]}}}{hint} in {line!r};"
+                " known: " + ", ".join(f"{{{k}}}" for k in values),
+                "idp_env",
             )
         env[name.strip()] = _PLACEHOLDER.sub(lambda m: values[m.group(1)], template.strip())
     for name, value in env.items():
@@ -182,17 +214,22 @@ def _resolve(spec: str, source: str) -> Callable[..., Any]:
     if not sep:
         module_name, _, attribute = spec.rpartition(".")
     if not module_name or not attribute:
-        pytest.fail(f"{source}: expected 'package.module:callable', got {spec!r}", pytrace=False)
+        _fail(f"{source}: expected 'package.module:callable', got {spec!r}", "the-app-fixture")
     problem = None
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        problem = f"{source}: cannot import {module_name!r}: {type(exc).__name__}: {exc}"
+        hint = _module_hint(module_name, exc)
+        problem = f"{source}: cannot import {module_name!r}: {type(exc).__name__}: {exc}{hint}"
     if problem is not None:
-        pytest.fail(problem, pytrace=False)
+        _fail(problem, "the-app-fixture")
     factory: Callable[..., Any] | None = getattr(module, attribute, None)
     if factory is None:
-        pytest.fail(f"{source}: the module {module_name!r} has no attribute {attribute!r}", pytrace=False)
+        callables = [name for name, value in vars(module).items() if callable(value) and not name.startswith("_")]
+        _fail(
+            f"{source}: the module {module_name!r} has no attribute {attribute!r}{_did_you_mean(attribute, callables)}",
+            "the-app-fixture",
+        )
     return factory
 
 
@@ -204,26 +241,27 @@ def app(request: pytest.FixtureRequest, idp_env: dict[str, str]) -> Any:
     if marker is not None:
         source = "@pytest.mark.app_factory"
         if not marker.args:
-            pytest.fail(f"{source} needs the factory first: a callable or 'package.module:callable'", pytrace=False)
+            _fail(f"{source} needs the factory first: a callable or 'package.module:callable'", "the-app-fixture")
         target, args, kwargs = marker.args[0], marker.args[1:], marker.kwargs
     else:
         source = "the ini option mockidp_app_factory"
         target = request.config.getini("mockidp_app_factory")
         args, kwargs = (), {}
         if not target:
-            pytest.fail(
+            _fail(
                 "no app factory: set the ini option mockidp_app_factory = package.module:create_app, mark the"
                 " test @pytest.mark.app_factory('package.module:create_app'), or define your own `app` fixture",
-                pytrace=False,
+                "the-app-fixture",
             )
     factory = _resolve(target, source) if isinstance(target, str) else target
     if not callable(factory):
-        pytest.fail(f"{source}: {target!r} is not callable", pytrace=False)
+        _fail(f"{source}: {target!r} is not callable", "the-app-fixture")
     name = getattr(factory, "__qualname__", repr(factory))
     try:
         return factory(*args, **kwargs)
     except Exception as exc:
         exc.add_note(f"mockidp: the app factory {name} (from {source}) raised this while building the `app` fixture")
+        exc.add_note("see: python -m mockidp docs the-app-fixture")
         raise
 
 
@@ -251,10 +289,10 @@ def async_app_client(request: pytest.FixtureRequest, app: Any) -> Any:
 
         scope = marker.kwargs.get("loop_scope") or request.config.getini("asyncio_default_test_loop_scope")
         return request.getfixturevalue(fixture_name(scope or "function"))
-    pytest.fail(
+    _fail(
         "async_app_client runs the app's lifespan on the test's event loop: use it in a test marked"
         " @pytest.mark.asyncio (pytest-asyncio) or @pytest.mark.anyio (anyio's plugin)",
-        pytrace=False,
+        "async-tests",
     )
 
 

@@ -65,6 +65,9 @@ def add_options(parser: pytest.Parser) -> None:
             parser.addini(dest, option.kwargs["help"], default=None)
 
 
+SEE_CONFIGURATION = "see: python -m mockidp docs configuration"
+
+
 def _from_ini(name: str, raw: Any, convert: Callable[[str], Any], kind: str) -> Any:
     if kind == "bool":
         return raw
@@ -72,7 +75,7 @@ def _from_ini(name: str, raw: Any, convert: Callable[[str], Any], kind: str) -> 
         return tuple(convert(v) for v in raw) if kind == "list" else convert(raw)
     except ValueError as exc:
         detail = f"expected a whole number, got {raw!r}" if convert is int else str(exc)
-        raise pytest.UsageError(f"mockidp: the ini option {name}: {detail}") from None
+        raise pytest.UsageError(f"mockidp: the ini option {name}: {detail}\n{SEE_CONFIGURATION}") from None
 
 
 def read_defaults(config: pytest.Config) -> dict[str, Any]:
@@ -83,7 +86,7 @@ def read_defaults(config: pytest.Config) -> dict[str, Any]:
         try:
             values.update(load_file(Path(config.rootpath, path)))
         except ConfigError as exc:
-            raise pytest.UsageError(f"mockidp: {exc}") from None
+            raise pytest.UsageError(f"mockidp: {exc}\n{SEE_CONFIGURATION}") from None
     for option in options():
         dest = f"mockidp_{option.field}"
         raw = config.getini(dest)
@@ -95,7 +98,9 @@ def read_defaults(config: pytest.Config) -> dict[str, Any]:
     try:
         ProviderConfig.from_dict(values)
     except (ConfigError, TypeError) as exc:
-        raise pytest.UsageError(f"mockidp: the provider options of this run (file, ini, flags): {exc}") from None
+        raise pytest.UsageError(
+            f"mockidp: the provider options of this run (file, ini, flags): {exc}\n{SEE_CONFIGURATION}"
+        ) from None
     return values
 
 

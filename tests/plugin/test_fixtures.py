@@ -212,7 +212,8 @@ def test_the_mockidp_env_ini_option_replaces_the_variables(strict_pytester: pyte
     [
         (
             "OIDC_URL={metadata}",
-            "mockidp_env: unknown placeholder {metadata} in 'OIDC_URL={metadata}'; known: {issuer}, {metadata_url},"
+            "mockidp_env: unknown placeholder {metadata} (did you mean {metadata_url}?) in 'OIDC_URL={metadata}';"
+            " known: {issuer}, {metadata_url},"
             " {jwks_uri}, {client_id}, {client_secret}, {authorization_endpoint}, {token_endpoint},"
             " {userinfo_endpoint}, {end_session_endpoint}",
         ),
@@ -336,14 +337,33 @@ def test_a_users_own_app_fixture_wins(strict_pytester: pytest.Pytester) -> None:
         ),
         (
             "@pytest.mark.app_factory('settings:make_app')",
-            "@pytest.mark.app_factory: the module 'settings' has no attribute 'make_app'",
+            "@pytest.mark.app_factory: the module 'settings' has no attribute 'make_app' (did you mean 'create_app'?)",
+        ),
+        (
+            "@pytest.mark.app_factory('setings:create_app')",
+            "@pytest.mark.app_factory: cannot import 'setings': ModuleNotFoundError: No module named 'setings'"
+            " (did you mean 'settings'?)",
+        ),
+        (
+            "@pytest.mark.app_factory('settings.sub:create_app')",
+            "@pytest.mark.app_factory: cannot import 'settings.sub': ModuleNotFoundError: No module named"
+            " 'settings.sub'; 'settings' is not a package",
         ),
         (
             "@pytest.mark.app_factory('settings:os')",
             "@pytest.mark.app_factory: 'settings:os' is not callable",
         ),
     ],
-    ids=["none", "empty-marker", "no-module", "unknown-module", "unknown-name", "not-callable"],
+    ids=[
+        "none",
+        "empty-marker",
+        "no-module",
+        "unknown-module",
+        "unknown-name",
+        "misspelt-module",
+        "not-a-package",
+        "not-callable",
+    ],
 )
 def test_a_missing_factory_fails_naming_what_to_set(
     strict_pytester: pytest.Pytester, setting: str, message: str
@@ -355,7 +375,9 @@ def test_a_missing_factory_fails_naming_what_to_set(
     result = strict_pytester.runpytest()
 
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*ERROR at setup of test_app*", message], consecutive=True)
+    result.stdout.fnmatch_lines(
+        ["*ERROR at setup of test_app*", message, "see: python -m mockidp docs the-app-fixture"], consecutive=True
+    )
 
 
 def test_a_failing_factory_shows_its_error_and_names_its_source(strict_pytester: pytest.Pytester, ini: Ini) -> None:
