@@ -28,7 +28,7 @@ from mockidp._faults import Fault, Faults
 from mockidp._intercept import intercept
 from mockidp._journal import ENDPOINTS, RequestRecord
 from mockidp._keys import KeyPool, KeyRing
-from mockidp._server import serve_in_thread
+from mockidp._server import base_url, bind, serve_socket
 from mockidp._state import Grant, ProviderState, Session
 from mockidp._tls import shared_default_context
 from mockidp._tokens import PROTECTED_CLAIMS, TokenMinter, TokenSet
@@ -539,11 +539,17 @@ class MockIdP:
         the configured issuer).
         """
         path = urlsplit(self.config.issuer).path.rstrip("/")
-        with serve_in_thread(self.app, host, port) as base, shared_default_context(installed_packages()):
-            previous = self.state.issuer
-            if not keep_issuer:
-                self.state.issuer = base + path
-            try:
-                yield base + path
-            finally:
-                self.state.issuer = previous
+        sock = bind(host, port)
+        previous = self.state.issuer
+        url = base_url(sock) + path
+        try:
+            # Everything the provider announces is settled before its first answer: a readiness check may
+            # already wait in the socket's backlog, and a client that caches discovery keeps what it read.
+            with shared_default_context(installed_packages()):
+                if not keep_issuer:
+                    self.state.issuer = url
+                with serve_socket(self.app, sock):
+                    yield url
+        finally:
+            self.state.issuer = previous
+            sock.close()

@@ -201,3 +201,41 @@ def test_binding_beyond_loopback_warns() -> None:
         assert process.stderr is not None
         process.stderr.close()
     assert warning.startswith("mockidp: WARNING: listening on 0.0.0.0, not loopback. mockidp is a test tool")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_a_readiness_poll_never_sees_another_issuer_than_the_one_served() -> None:
+    """A health check polls discovery while the server starts: its very first answer, and every later one,
+    names the issuer the server then announces for good (a client that caches the first document, as
+    authlib does, would otherwise refuse every ID token)."""
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockidp", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[str] = []
+    try:
+        with httpx2.Client(timeout=10) as client:
+            while len(seen) < 50:
+                try:
+                    answer = client.get(f"{issuer}/.well-known/openid-configuration")
+                except httpx2.ConnectError:
+                    if process.poll() is not None:
+                        break
+                    continue  # not listening yet: ask again at once, as a tight health check does
+                seen.append(answer.json()["issuer"])
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        assert process.stderr is not None
+        process.stderr.close()
+    assert seen == [issuer] * 50
