@@ -216,7 +216,7 @@ def test_a_readiness_poll_never_sees_another_issuer_than_the_one_served() -> Non
     authlib does, would otherwise refuse every ID token)."""
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - our own command line
         [sys.executable, "-m", "mockidp", "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
