@@ -127,4 +127,3 @@ def serve_socket(app: ASGIApp, sock: socket.socket) -> Iterator[None]:
     finally:
         server.stop()
         thread.join()
-
