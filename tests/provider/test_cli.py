@@ -72,9 +72,22 @@ def test_flags_map_onto_provider_config() -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--user", ",email=x@example.com"], "a user needs a username first, got ',email=x@example.com'"),
-        (["--user", "bob,email"], "expected claim=value after the username, got 'email'"),
-        (["--client", ":secret"], "Client.client_id must be a non-empty string, got ''"),
+        (
+            ["--user", ",email=x@example.com"],
+            "argument --user: user ',email=x@example.com': a user needs a username first;"
+            " write USERNAME[,claim=value...], e.g. 'bob,email=bob@corp.example,roles=admin'",
+        ),
+        (
+            ["--user", "bob,email"],
+            "argument --user: user 'bob,email': expected name=value after the first comma, got 'email';"
+            " write USERNAME[,claim=value...]",
+        ),
+        (["--client", ":secret"], "client ':secret': Client.client_id must be a non-empty string, got ''"),
+        (
+            ["--client", "web:s3cret,redirect_uri=https://a.example/cb"],
+            "argument --client: client 'web:s3cret,redirect_uri=https://a.example/cb': unknown client field"
+            " 'redirect_uri' (did you mean 'redirect_uris'?); choose one of redirect_uris,",
+        ),
         (["--algorithm", "HS256"], "invalid choice: 'HS256'"),
     ],
 )
