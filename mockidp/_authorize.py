@@ -348,6 +348,10 @@ def _authorize(req: AuthorizationRequest) -> Response:
     now = idp.now()
 
     form_action = params.get(ACTION_FIELD) if ex.request.method == "POST" else None
+    if form_action is None and ex.request.method == "POST" and USERNAME_FIELD in params:
+        form_action = "login"  # a form sent by script, or by Enter in a client that adds no button value
+    if form_action not in (None, "login", "deny"):
+        return login_form(req, f"Unknown action {form_action!r}: the form's buttons send login or deny.")
     if form_action == "deny":
         raise OAuthError("access_denied", "the user denied the request")
 
@@ -368,7 +372,9 @@ def _authorize(req: AuthorizationRequest) -> Response:
             raise OAuthError("login_required", "prompt=none, but the user has no session at the provider")
         user: User | None
         if form_action == "login":
-            username = params.get(USERNAME_FIELD, "")
+            username = params.get(USERNAME_FIELD, "").strip()
+            if not username:
+                return login_form(req, "Type a username, or pick one of the users listed.")
             user = idp.find_user(username)
             if user is None:
                 return login_form(req, f"No user named {username!r}.")
