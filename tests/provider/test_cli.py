@@ -9,6 +9,8 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -237,18 +239,18 @@ def test_a_readiness_poll_never_sees_another_issuer_than_the_one_served() -> Non
     )
     seen: list[str] = []
     try:
-        with httpx2.Client(timeout=10) as client:
-            while len(seen) < 50:
-                try:
-                    answer = client.get(f"{issuer}/.well-known/openid-configuration")
-                except httpx2.ConnectError:
-                    if process.poll() is not None:
-                        break
-                    continue  # not listening yet: ask again at once, as a tight health check does
-                seen.append(answer.json()["issuer"])
+        while len(seen) < 50:
+            try:  # urllib, as a container health check would use: a socket of its own, no pooling
+                with urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration", timeout=10) as answer:
+                    seen.append(json.load(answer)["issuer"])
+            except urllib.error.URLError:
+                if process.poll() is not None:
+                    break
+                # not listening yet: ask again at once, as a tight health check does
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
         assert process.stderr is not None
+        errors = process.stderr.read()
         process.stderr.close()
-    assert seen == [issuer] * 50
+    assert seen == [issuer] * 50, errors

@@ -458,9 +458,17 @@ def test_login_as_refuses_an_unknown_user(provider: MockIdP) -> None:
         provider.login_as("bob")
 
 
+def test_endpoint_takes_a_name_or_a_metadata_key(provider: MockIdP) -> None:
+    assert provider.endpoint("token") == provider.endpoint("token_endpoint") == "https://idp.mockidp.test/token"
+    assert provider.endpoint("discovery") == provider.metadata_url
+
+
 def test_endpoint_refuses_an_unknown_name(provider: MockIdP) -> None:
-    with pytest.raises(ValueError, match=r"^unknown endpoint 'token'; choose one of authorization_endpoint, "):
-        provider.endpoint("token")
+    with pytest.raises(
+        ValueError,
+        match=r"^unknown endpoint 'tokens' \(did you mean 'token'\?\); choose one of discovery, jwks, authorize, ",
+    ):
+        provider.endpoint("tokens")
 
 
 def test_the_provider_repr(provider: MockIdP) -> None:
