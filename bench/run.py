@@ -13,6 +13,8 @@ Sections (see bench/README.md for what each row means and how it is measured):
   6 wall time of 1,000 tests that each log a user in, serial and with -n 2
   7 pytest start-up with the plugin against -p no:mockidp
   8 standalone servers under load from a second process: token requests and logins per second
+  9 whole login flows against `mockidp serve` (fresh browser each, own user each): flows per second,
+    cross-talk, and the server's memory over 12,000 flows (--quick: 300)
 
 Targets are printed next to the results with pass/MISS; a miss does not fail the command. It exits
 non-zero only when a benchmark could not run (an error, a failed login, a failed suite).
@@ -36,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import Budget, Row, fmt, render
 
-SECTIONS = ("1", "2", "3", "4", "5", "6", "7", "8")
+SECTIONS = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,11 @@ class Plan:
     load_seconds: float
     load_max: int
     load_concurrency: int
+    flows: int  # whole login flows of section 9, warm-up included
+    flows_warmup: int
+    flows_seconds: float
+    flows_concurrency: int
+    flows_judged: bool  # long enough to hold the server's memory to its target
 
 
 FULL = Plan(
@@ -70,6 +77,11 @@ FULL = Plan(
     load_seconds=3.0,
     load_max=50_000,
     load_concurrency=8,
+    flows=12_000,  # 2,000 to fill the state tables of `mockidp serve` (1,000 each), then 10,000 measured
+    flows_warmup=2_000,
+    flows_seconds=240.0,
+    flows_concurrency=8,
+    flows_judged=True,
 )
 QUICK = Plan(
     login=Budget(n=5, seconds=0.5, warmup=1, min_n=2),
@@ -85,6 +97,11 @@ QUICK = Plan(
     load_seconds=0.3,
     load_max=2_000,
     load_concurrency=4,
+    flows=300,
+    flows_warmup=100,
+    flows_seconds=5.0,
+    flows_concurrency=4,
+    flows_judged=False,
 )
 
 
@@ -156,7 +173,7 @@ def main() -> int:
 
     import _suites
     from _inprocess import section_login, section_sockets, section_tokens
-    from _load import section_load
+    from _load import section_flows, section_load
     from _prototypes import NAMES, patched
     from _suites import section_fixture, section_login_suite, section_startup, temp_root
 
@@ -198,6 +215,13 @@ def main() -> int:
         "8",
         "8: servers under load",
         lambda: section_load(plan.load_seconds, plan.load_max, plan.load_concurrency, patches),
+    )
+    runner.section(
+        "9",
+        "9: whole login flows and the server's memory",
+        lambda: section_flows(
+            plan.flows, plan.flows_warmup, plan.flows_seconds, plan.flows_concurrency, plan.flows_judged, patches
+        ),
     )
 
     rows = sorted(runner.rows, key=lambda r: r.section)  # stable: each section keeps its order

@@ -90,11 +90,21 @@ def describe(idp: MockIdP, out: TextIO) -> None:
 #: A standalone server keeps the last this many requests in ``idp.requests``: it may run for hours under
 #: load, and nobody reads its log.
 SERVE_LOG_LIMIT = 1000
+#: ... and the last this many of each of its codes, access tokens, refresh tokens and IdP sessions
+#: (``ProviderState.limit``): each login leaves one of each behind, kept for up to a day otherwise.
+SERVE_STATE_LIMIT = 1000
+
+
+def provider(values: dict[str, Any]) -> MockIdP:
+    """The provider ``mockidp serve`` runs: its log and its state bounded, for a server that runs for hours."""
+    idp = MockIdP(ProviderConfig.from_dict(values), request_log_limit=SERVE_LOG_LIMIT)
+    idp.state.limit = SERVE_STATE_LIMIT
+    return idp
 
 
 def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     values = config_values(args)
-    idp = MockIdP(ProviderConfig.from_dict(values), request_log_limit=SERVE_LOG_LIMIT)
+    idp = provider(values)
     if args.host not in LOOPBACK:
         print(
             f"mockidp: WARNING: listening on {args.host}, not loopback. mockidp is a test tool: anyone who can"

@@ -17,7 +17,7 @@ from urllib.parse import unquote_plus
 
 from mockidp._config import Client
 from mockidp._errors import OAuthError, invalid_client
-from mockidp._http import Exchange
+from mockidp._exchange import Exchange
 from mockidp._params import read_form
 
 _ENCODE_HINT = "form-urlencode the id and secret before base64 in Basic credentials (RFC 6749 section 2.3.1)"
@@ -106,6 +106,6 @@ async def authenticated_form(ex: Exchange, endpoint: str, spec: str) -> tuple[Cl
     ex.record.params = {k: v for k, v in params.items() if k not in SECRET_PARAMS}
     ex.record.grant_type = params.get("grant_type")
     ex.record.client_id = params.get("client_id")
-    client, method = authenticate_client(ex.idp.clients, params, ex.request.headers.get("authorization"))
+    client, method = authenticate_client(ex.ctx.clients, params, ex.request.headers.get("authorization"))
     ex.record.client_id, ex.record.client_auth_method = client.client_id, method
     return client, params

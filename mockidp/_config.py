@@ -185,15 +185,33 @@ def _sequence(name: str, value: Any) -> tuple[Any, ...]:
 
 
 def _tables(name: str, values: Mapping[str, Any], kind: type[Any]) -> tuple[Any, ...]:
-    """The entries of the ``users`` or ``clients`` list of a config file: tables (or objects)."""
+    """The entries of the ``users`` or ``clients`` list of a config file or marker: tables, specs or objects."""
     value = values[name]
     if isinstance(value, str | Mapping):
-        raise ConfigError(f"{name} must be a list of tables, got {value!r}")
+        raise ConfigError(f"{name} must be a list of tables or specs, got {value!r}")
     items = _sequence(name, value)
     for item in items:
-        if not isinstance(item, kind | Mapping):
-            raise ConfigError(f"each entry of {name} must be a table of settings, got {item!r}")
+        if not isinstance(item, kind | Mapping | str):
+            raise ConfigError(f"each entry of {name} must be a table of settings or a spec string, got {item!r}")
     return items
+
+
+def _entries(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with its ``users`` and ``clients`` entries built: tables, spec strings (``mockidp._specs``)
+    and objects alike."""
+    from mockidp import _specs as specs  # the grammar builds Users and Clients from this module
+
+    if "users" in values:
+        values["users"] = tuple(
+            u if isinstance(u, User) else specs.parse_user(u) if isinstance(u, str) else User.from_dict(u)
+            for u in _tables("users", values, User)
+        )
+    if "clients" in values:
+        values["clients"] = tuple(
+            c if isinstance(c, Client) else specs.parse_client(c) if isinstance(c, str) else Client.from_dict(c)
+            for c in _tables("clients", values, Client)
+        )
+    return values
 
 
 def _check_options(cls: type[Any], data: Mapping[str, Any]) -> None:
@@ -283,23 +301,14 @@ class ProviderConfig:
         _no_duplicates("client id", [c.client_id for c in self.clients])
 
     def replace(self, **changes: Any) -> ProviderConfig:
-        """A copy with ``changes`` applied, validated like the original."""
+        """A copy with ``changes`` applied, validated like the original; users and clients may be specs."""
         _check_options(type(self), changes)
-        return dataclasses.replace(self, **changes)
+        return dataclasses.replace(self, **_entries(changes))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProviderConfig:
         """Build a config from a mapping, as read from a TOML or JSON file; users and clients are tables."""
-        values = dict(data)
-        if "users" in values:
-            values["users"] = tuple(
-                u if isinstance(u, User) else User.from_dict(u) for u in _tables("users", values, User)
-            )
-        if "clients" in values:
-            values["clients"] = tuple(
-                c if isinstance(c, Client) else Client.from_dict(c) for c in _tables("clients", values, Client)
-            )
-        config: ProviderConfig = _build(cls, values)
+        config: ProviderConfig = _build(cls, _entries(dict(data)))
         return config
 
 

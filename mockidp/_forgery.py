@@ -102,19 +102,19 @@ def _with_unknown_key(keys: KeyRing, header: dict[str, Any], claims: dict[str, A
     return keys.sign_as_stranger(claims, typ=header["typ"], alg=header["alg"])
 
 
-def _rewrite(idp: MockIdP, token: str, change: Callable[[dict[str, Any], dict[str, Any]], str | None]) -> str:
-    header, claims = idp.keys.verify(token)
+def _rewrite(keys: KeyRing, token: str, change: Callable[[dict[str, Any], dict[str, Any]], str | None]) -> str:
+    header, claims = keys.verify(token)
     replaced = change(header, claims)
     if replaced is not None:
         return replaced
     # Signed again with a current key of the token's own algorithm: an ID token keeps its client's
     # id_token_signed_response_alg, so the defect is the one ``kind`` names and not the algorithm.
-    return idp.keys.sign(claims, typ=header["typ"], key=idp.keys.signing_key(header["alg"]))
+    return keys.sign(claims, typ=header["typ"], key=keys.signing_key(header["alg"]))
 
 
-def tamper_id_token(idp: MockIdP, id_token: str, kind: str) -> str:
-    """``id_token`` with the one defect ``kind`` names (see ``TAMPER_KINDS``)."""
-    now = int(idp.now())
+def tamper_id_token(keys: KeyRing, now_seconds: float, id_token: str, kind: str) -> str:
+    """``id_token`` with the one defect ``kind`` names (see ``TAMPER_KINDS``), as of ``now_seconds``."""
+    now = int(now_seconds)
 
     def change(header: dict[str, Any], claims: dict[str, Any]) -> str | None:
         if kind == "nonce":
@@ -130,13 +130,13 @@ def tamper_id_token(idp: MockIdP, id_token: str, kind: str) -> str:
         elif kind == "alg_none":
             return _unsigned(header, claims)
         elif kind == "unknown_kid":
-            return _with_unknown_key(idp.keys, header, claims)
+            return _with_unknown_key(keys, header, claims)
         else:  # at_hash
             claims["at_hash"] = _b64(hashlib.sha256(b"another access token").digest()[:16])
         return None
 
     check_kind(kind, TAMPER_KINDS)
-    return _rewrite(idp, id_token, change)
+    return _rewrite(keys, id_token, change)
 
 
 def forge_access_token(idp: MockIdP, kind: str, **issue: Any) -> ForgedToken:
@@ -168,7 +168,7 @@ def forge_access_token(idp: MockIdP, kind: str, **issue: Any) -> ForgedToken:
             del claims["exp"]
         return None
 
-    return ForgedToken(_rewrite(idp, token, change), kind)
+    return ForgedToken(_rewrite(idp.keys, token, change), kind)
 
 
 def check_kind(kind: str, kinds: dict[str, str]) -> None:

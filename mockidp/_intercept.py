@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from mockidp._discovery import OAUTH_WELL_KNOWN
+from mockidp._endpoints.discovery import OAUTH_WELL_KNOWN
 from mockidp._tls import shared_default_context
 from mockidp._transports import installed_packages, resolve
 

@@ -7,8 +7,12 @@ and the OAuth error the provider answered with. Tests assert on ``MockIdP.reques
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
+
+from mockidp._errors import unknown
 
 Endpoint: TypeAlias = Literal[
     "discovery", "jwks", "authorize", "token", "userinfo", "introspection", "revocation", "end_session"
@@ -53,3 +57,44 @@ class RequestRecord:
         if self.error:
             detail.append(f"error={self.error} ({self.error_description})")
         return " ".join(detail)
+
+
+class RequestLog(list[RequestRecord]):
+    """Every request the provider answered, oldest first; ``filter`` picks entries by their fields.
+
+    With a ``limit``, only the last ``limit`` requests are kept (``mockidp serve`` keeps 1,000: nobody
+    reads its log, and a server under load answers hundreds of requests a second).
+    """
+
+    def __init__(self, limit: int | None = None) -> None:
+        super().__init__()
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be None or at least 0, got {limit}")
+        self.limit = limit
+        #: Every request ever logged, kept or not: where a flow's requests start (see ``since``).
+        self.total = 0
+        self._adding = threading.Lock()  # sync transports may answer from several threads at once
+
+    def add(self, record: RequestRecord) -> int:
+        """Log ``record``, forgetting the oldest entry past the limit; returns the new ``total``."""
+        with self._adding:
+            self.append(record)
+            self.total += 1
+            if self.limit is not None and len(self) > self.limit:
+                del self[: len(self) - self.limit]
+            return self.total
+
+    def since(self, total: int) -> list[RequestRecord]:
+        """The entries still kept of those logged after ``total`` requests."""
+        count = self.total - total
+        return list(self[max(0, len(self) - count) :]) if count > 0 else []
+
+    def filter(self, **fields: Any) -> list[RequestRecord]:
+        """Entries whose attributes equal ``fields``, e.g. ``filter(endpoint="token", grant_type="refresh_token")``."""
+        names = sorted(f.name for f in dataclasses.fields(RequestRecord))
+        for name in sorted(fields):
+            if name not in names:
+                raise TypeError(unknown("RequestRecord field", name, names))
+        if "endpoint" in fields and fields["endpoint"] not in ENDPOINTS:
+            raise ValueError(unknown("endpoint", fields["endpoint"], ENDPOINTS))
+        return [r for r in self if all(getattr(r, k) == v for k, v in fields.items())]

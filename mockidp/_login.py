@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, parse_qsl, urljoin, urlsplit
 
-from mockidp._authorize import ACTION_FIELD, USERNAME_FIELD
 from mockidp._errors import MockidpError, hide_frames
+from mockidp._login_form import ACTION_FIELD, USERNAME_FIELD
 from mockidp._transports import installed_packages
 
 if TYPE_CHECKING:
@@ -296,7 +296,7 @@ def drive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginResult:
     except StopIteration as done:
         return LoginResult(done.value, flow.trail)
     except BaseException:
-        idp._forget_pending_login()  # a broken flow must not log the next one in as its user
+        idp.context.controls.forget()  # a broken flow must not log the next one in as its user
         raise
 
 
@@ -322,7 +322,7 @@ async def adrive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginRe
     except StopIteration as done:
         return LoginResult(done.value, flow.trail)
     except BaseException:
-        idp._forget_pending_login()  # a broken flow must not log the next one in as its user
+        idp.context.controls.forget()  # a broken flow must not log the next one in as its user
         raise
 
 

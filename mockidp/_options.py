@@ -19,14 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
+from mockidp import _specs as specs
 from mockidp._config import Client, ProviderConfig, User
 from mockidp._errors import ConfigError
 
 #: Help for each ProviderConfig field; a field without an entry here fails the options' own test.
 FIELD_HELP = {
     "issuer": "issuer URL to announce",
-    "users": "a user to log in: USERNAME or USERNAME,claim=value,... (repeatable; replaces the default user)",
-    "clients": "a client: ID:SECRET for a confidential client, or ID for a public one (repeatable)",
+    "users": f"a user to log in: {specs.USER_FORM} (repeatable; replaces the default user)",
+    "clients": f"a client: {specs.CLIENT_FORM}; no SECRET makes a public client (repeatable)",
     "algorithm": "signing algorithm of ID and access tokens",
     "access_token_ttl": "access token lifetime, seconds",
     "id_token_ttl": "ID token lifetime, seconds",
@@ -49,25 +50,17 @@ class OptionError(argparse.ArgumentTypeError, ValueError):
 
 
 def parse_user(text: str) -> User:
-    """``alice`` or ``alice,email=a@corp.example,name=Alice A`` (claims after the username)."""
-    username, *pairs = text.split(",")
-    claims: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise OptionError(f"expected claim=value after the username, got {pair!r}")
-        stripped = value.strip()
-        claims[name.strip()] = stripped.lower() == "true" if stripped.lower() in ("true", "false") else stripped
-    if not username.strip():
-        raise OptionError(f"a user needs a username first, got {text!r}")
-    return User.named(username.strip(), **claims)
+    """A ``--user`` value (see ``mockidp._specs``), with argparse showing the grammar's message as it is."""
+    try:
+        return specs.parse_user(text)
+    except ConfigError as exc:
+        raise OptionError(str(exc)) from None
 
 
 def parse_client(text: str) -> Client:
-    """``ID:SECRET`` (confidential) or ``ID`` (public)."""
-    client_id, sep, secret = text.partition(":")
+    """A ``--client`` value (see ``mockidp._specs``)."""
     try:
-        return Client(client_id=client_id, client_secret=secret if sep else None)
+        return specs.parse_client(text)
     except ConfigError as exc:
         raise OptionError(str(exc)) from None
 

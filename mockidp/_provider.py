@@ -7,8 +7,6 @@ reach that app in-process, ``intercept()`` routes a whole process's httpx/httpx2
 
 from __future__ import annotations
 
-import dataclasses
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
@@ -16,22 +14,21 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
 
 from mockidp._app import create_app
 from mockidp._clock import Clock, system_clock
 from mockidp._config import Client, ProviderConfig, User
-from mockidp._discovery import OIDC_WELL_KNOWN, PATHS
-from mockidp._errors import ConfigError, ErrorCode, NotRegisteredError, hide_frames, nearest, unknown
-from mockidp._faults import Fault, Faults
+from mockidp._context import Context
+from mockidp._endpoints import find
+from mockidp._endpoints.discovery import OIDC_WELL_KNOWN
+from mockidp._errors import ErrorCode, NotRegisteredError, hide_frames, nearest
+from mockidp._faults import Fault
 from mockidp._intercept import intercept
-from mockidp._journal import ENDPOINTS, RequestRecord
-from mockidp._keys import KeyPool, KeyRing
-from mockidp._server import serve_in_thread
-from mockidp._state import Grant, ProviderState, Session
+from mockidp._keys import KeyPool
+from mockidp._server import base_url, bind, serve_socket
+from mockidp._state import Grant
 from mockidp._tls import shared_default_context
-from mockidp._tokens import PROTECTED_CLAIMS, TokenMinter, TokenSet
+from mockidp._tokens import PROTECTED_CLAIMS, TokenSet
 from mockidp._transports import async_transport, installed_packages, resolve, sync_transport
 
 if TYPE_CHECKING:
@@ -41,51 +38,6 @@ if TYPE_CHECKING:
 
 #: Under pytest, an error raised at the test author (``MockidpError``) shows their line, not these frames.
 __tracebackhide__ = hide_frames
-
-SESSION_COOKIE = "mockidp_session"
-#: Every this many requests, the provider forgets what expired (see ``ProviderState.prune``).
-PRUNE_EVERY = 1024
-
-
-class RequestLog(list[RequestRecord]):
-    """Every request the provider answered, oldest first; ``filter`` picks entries by their fields.
-
-    With a ``limit``, only the last ``limit`` requests are kept (``mockidp serve`` keeps 1,000: nobody
-    reads its log, and a server under load answers hundreds of requests a second).
-    """
-
-    def __init__(self, limit: int | None = None) -> None:
-        super().__init__()
-        if limit is not None and limit < 0:
-            raise ValueError(f"limit must be None or at least 0, got {limit}")
-        self.limit = limit
-        #: Every request ever logged, kept or not: where a flow's requests start (see ``since``).
-        self.total = 0
-        self._adding = threading.Lock()  # sync transports may answer from several threads at once
-
-    def add(self, record: RequestRecord) -> int:
-        """Log ``record``, forgetting the oldest entry past the limit; returns the new ``total``."""
-        with self._adding:
-            self.append(record)
-            self.total += 1
-            if self.limit is not None and len(self) > self.limit:
-                del self[: len(self) - self.limit]
-            return self.total
-
-    def since(self, total: int) -> list[RequestRecord]:
-        """The entries still kept of those logged after ``total`` requests."""
-        count = self.total - total
-        return list(self[max(0, len(self) - count) :]) if count > 0 else []
-
-    def filter(self, **fields: Any) -> list[RequestRecord]:
-        """Entries whose attributes equal ``fields``, e.g. ``filter(endpoint="token", grant_type="refresh_token")``."""
-        names = sorted(f.name for f in dataclasses.fields(RequestRecord))
-        for name in sorted(fields):
-            if name not in names:
-                raise TypeError(unknown("RequestRecord field", name, names))
-        if "endpoint" in fields and fields["endpoint"] not in ENDPOINTS:
-            raise ValueError(unknown("endpoint", fields["endpoint"], ENDPOINTS))
-        return [r for r in self if all(getattr(r, k) == v for k, v in fields.items())]
 
 
 def unknown_user(name: str, known: list[str]) -> str:
@@ -124,23 +76,23 @@ class MockIdP:
         clock: Clock | None = None,
         request_log_limit: int | None = None,
     ) -> None:
-        self.config = config if config is not None else ProviderConfig()
-        if not isinstance(self.config, ProviderConfig):
+        config = config if config is not None else ProviderConfig()
+        if not isinstance(config, ProviderConfig):
             raise TypeError(f"config must be a ProviderConfig, got {type(config).__name__}")
-        self.clock: Clock = clock or system_clock
-        self.users: dict[str, User] = {u.sub: u for u in self.config.users}
-        self.clients: dict[str, Client] = {c.client_id: c for c in self.config.clients}
-        self.keys = KeyRing(keys or KeyPool(), self.config.algorithm)
-        for client in self.clients.values():
-            self._publish_key_for(client)
-        self.state = ProviderState(issuer=self.config.issuer)
-        self.minter = TokenMinter(self.config, self.keys, self.state, self.clock)
-        self.faults = Faults()
-        self.requests = RequestLog(request_log_limit)
-        self._queued_logins: list[User] = []
-        self._tamper: str | None = None
+        #: What the endpoints see of this provider (``mockidp._context``); the attributes below are its parts.
+        self.context = Context(
+            config, keys=keys or KeyPool(), clock=clock or system_clock, request_log_limit=request_log_limit
+        )
+        ctx = self.context
+        self.config, self.clock, self.users, self.clients = ctx.config, ctx.clock, ctx.users, ctx.clients
+        self.keys, self.state, self.minter, self.faults, self.requests = (
+            ctx.keys,
+            ctx.state,
+            ctx.minter,
+            ctx.faults,
+            ctx.requests,
+        )
         self._app: Starlette | None = None
-        self._lock = threading.Lock()
         self._transports: dict[tuple[str, bool], Any] = {}
 
     def __repr__(self) -> str:
@@ -162,10 +114,8 @@ class MockIdP:
         return self.endpoint("jwks_uri")
 
     def endpoint(self, name: str) -> str:
-        """The URL of an endpoint by its metadata name, e.g. ``endpoint("token_endpoint")``."""
-        if name not in PATHS:
-            raise ValueError(unknown("endpoint", name, PATHS))
-        return self.issuer + PATHS[name]
+        """An endpoint's URL by its name or metadata key: ``endpoint("token")``, ``endpoint("token_endpoint")``."""
+        return self.issuer + find(name).path
 
     # -- users and clients ----------------------------------------------------------------------
 
@@ -185,7 +135,7 @@ class MockIdP:
         raise LookupError("this provider has no clients; add one with add_client()")
 
     def default_user(self) -> User | None:
-        return next(iter(self.users.values()), None)
+        return self.context.default_user()
 
     def add_user(self, user: User | str, /, **claims: Any) -> User:
         """Register a user: a ``User``, or a username with claims (see ``User.named``)."""
@@ -193,39 +143,18 @@ class MockIdP:
             user = User.named(user, **claims)
         elif claims:
             raise TypeError("pass claims with a username, not with a User object")
-        with self._lock:
-            if user.sub in self.users:
-                raise ConfigError(f"a user with sub {user.sub!r} is already registered")
-            if self.find_user(user.username) is not None:
-                raise ConfigError(f"a user named {user.username!r} is already registered")
-            self.users[user.sub] = user
-        return user
+        return self.context.add_user(user)
 
     def add_client(self, client: Client) -> Client:
         """Register a client; its ``client_id`` must be new.
 
         A key for its ``id_token_signed_response_alg`` is published at once, before its first ID token.
         """
-        with self._lock:
-            if client.client_id in self.clients:
-                raise ConfigError(f"a client with id {client.client_id!r} is already registered")
-            self._publish_key_for(client)
-            self.clients[client.client_id] = client
-        return client
-
-    def _publish_key_for(self, client: Client) -> None:
-        """OIDC Registration §2: publish a key of the client's ID token algorithm, if it registered one."""
-        if client.id_token_signed_response_alg is not None:
-            self.keys.require(client.id_token_signed_response_alg)
+        return self.context.add_client(client)
 
     def find_user(self, name: str) -> User | None:
         """The user whose ``sub``, username or email is ``name``."""
-        if name in self.users:
-            return self.users[name]
-        for user in self.users.values():
-            if name in (user.username, user.claims.get("email")):
-                return user
-        return None
+        return self.context.find_user(name)
 
     def _user_arg(self, user: User | str | Mapping[str, Any] | None) -> User:
         if user is None:
@@ -262,57 +191,17 @@ class MockIdP:
         Takes a username (or sub or email) of a known user, a ``User``, or claims for a new user.
         """
         chosen = self._user_arg(user)
-        with self._lock:
-            self._queued_logins.append(chosen)
+        self.context.controls.queue_login(chosen)
         return chosen
-
-    def _forget_pending_login(self) -> None:
-        """Drop what a simulated login armed (its user, a tampered ID token) when it broke before using it."""
-        with self._lock:
-            self._queued_logins.clear()
-            self._tamper = None
-
-    def _take_queued_login(self) -> User | None:
-        with self._lock:
-            return self._queued_logins.pop(0) if self._queued_logins else None
 
     # -- time, sessions, logging ----------------------------------------------------------------
 
     def now(self) -> float:
         return self.clock()
 
-    def _current_session(self, request: Request) -> Session | None:
-        session_id = request.cookies.get(SESSION_COOKIE)
-        if session_id is None:
-            return None
-        session = self.state.sessions.get(session_id)
-        if session is None or self.now() >= session.expires_at:
-            return None
-        return session
-
-    def _cookie_path(self) -> str:
-        return urlsplit(self.config.issuer).path or "/"
-
-    def _set_session_cookie(self, response: Response, session: Session) -> None:
-        response.set_cookie(
-            SESSION_COOKIE,
-            session.id,
-            path=self._cookie_path(),
-            httponly=True,
-            samesite="lax",
-            secure=self.issuer.startswith("https://"),
-        )
-
-    def _clear_session_cookie(self, response: Response) -> None:
-        response.delete_cookie(SESSION_COOKIE, path=self._cookie_path())
-
     def end_sessions(self) -> None:
         """Log every user out at the provider: the next authorization request needs a new login."""
         self.state.end_sessions()
-
-    def _record(self, record: RequestRecord) -> None:
-        if self.requests.add(record) % PRUNE_EVERY == 0:
-            self.state.prune(self.now())
 
     # -- tokens and keys ------------------------------------------------------------------------
 
@@ -376,18 +265,7 @@ class MockIdP:
         from mockidp._forgery import TAMPER_KINDS, check_kind
 
         check_kind(kind, TAMPER_KINDS)
-        with self._lock:
-            self._tamper = kind
-
-    def _apply_tamper(self, tokens: TokenSet) -> TokenSet:
-        """``tokens``, with the ID token tampered if ``tamper_next_id_token`` asked for it."""
-        with self._lock:
-            kind, self._tamper = self._tamper, None
-        if kind is None or tokens.id_token is None:
-            return tokens
-        from mockidp._forgery import tamper_id_token
-
-        return dataclasses.replace(tokens, id_token=tamper_id_token(self, tokens.id_token, kind))
+        self.context.controls.arm_tamper(kind)
 
     def jwks(self) -> dict[str, Any]:
         """The public JWK Set, as served at ``jwks_uri``."""
@@ -550,7 +428,7 @@ class MockIdP:
     def app(self) -> Starlette:
         """The provider as an ASGI app."""
         if self._app is None:
-            self._app = create_app(self)
+            self._app = create_app(self.context)
         return self._app
 
     def transport(self, package: ModuleType | str | None = None) -> Any:
@@ -587,11 +465,17 @@ class MockIdP:
         the configured issuer).
         """
         path = urlsplit(self.config.issuer).path.rstrip("/")
-        with serve_in_thread(self.app, host, port) as base, shared_default_context(installed_packages()):
-            previous = self.state.issuer
-            if not keep_issuer:
-                self.state.issuer = base + path
-            try:
-                yield base + path
-            finally:
-                self.state.issuer = previous
+        sock = bind(host, port)
+        previous = self.state.issuer
+        url = base_url(sock) + path
+        try:
+            # Everything the provider announces is settled before its first answer: a readiness check may
+            # already wait in the socket's backlog, and a client that caches discovery keeps what it read.
+            with shared_default_context(installed_packages()):
+                if not keep_issuer:
+                    self.state.issuer = url
+                with serve_socket(self.app, sock):
+                    yield url
+        finally:
+            self.state.issuer = previous
+            sock.close()

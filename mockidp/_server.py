@@ -102,11 +102,14 @@ def _server_class() -> type[Any]:
 
 
 @contextmanager
-def serve_in_thread(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve ``app`` on ``host`` and ``port`` (0: a free one) until the block ends; yields the base URL."""
+def serve_socket(app: ASGIApp, sock: socket.socket) -> Iterator[None]:
+    """Serve ``app`` on the bound, listening ``sock`` until the block ends.
+
+    Whatever ``app`` must be before its first answer (the issuer it announces, above all) must be so
+    before this block starts: a client may be waiting in the backlog already.
+    """
     import uvicorn
 
-    sock = bind(host, port)
     config = uvicorn.Config(app, lifespan="off", log_config=None, log_level="warning", access_log=False)
     server = _server_class()(config)
 
@@ -120,8 +123,7 @@ def serve_in_thread(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Ite
     thread = threading.Thread(target=run, name="mockidp-server", daemon=True)
     thread.start()
     try:
-        yield base_url(sock)
+        yield
     finally:
         server.stop()
         thread.join()
-        sock.close()

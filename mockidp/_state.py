@@ -4,16 +4,25 @@ Everything lives on the provider object, none of it in module globals, so two pr
 process (two tenants, two tests) never see each other's state. Codes follow RFC 6749 §4.1.2
 (short-lived, single use; a reused code revokes what it issued, §10.5); refresh tokens rotate
 (RFC 9700 §4.14.2).
+
+Each table keeps its entries oldest first. ``prune`` forgets what expired; a ``limit`` (``mockidp
+serve`` sets one) also bounds each table under sustained load: past it, the entries that can no
+longer be used go first (used codes, revoked tokens), then the oldest. A forgotten code or token is
+refused as unknown (``invalid_grant``, ``invalid_token``), as an expired one is; a replayed code
+revokes its grant for as long as the code is still kept.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from mockidp._config import Client, User
+
+_Item = TypeVar("_Item")
 
 
 def new_id(nbytes: int = 24) -> str:
@@ -74,15 +83,87 @@ class Session:
     expires_at: float
 
 
+class Table(dict[str, _Item], Generic[_Item]):
+    """One table of the state, oldest entry first, holding at most ``limit`` entries (``None``: no limit).
+
+    An entry added past the limit makes room, under the state's lock: the ``spent`` entries go first,
+    oldest first, then the oldest of the rest. Room is made for a sixteenth of the limit at once, so
+    that the scan runs once per ``limit // 16`` additions, not on each.
+    """
+
+    def __init__(self, lock: threading.RLock, spent: Callable[[_Item], bool]) -> None:
+        super().__init__()
+        self.limit: int | None = None
+        self._lock = lock
+        self._spent = spent
+
+    def __setitem__(self, key: str, value: _Item) -> None:
+        with self._lock:
+            super().__setitem__(key, value)
+            if self.limit is not None and len(self) > self.limit:
+                self.trim(self.limit - self.limit // 16)
+
+    def trim(self, keep: int) -> int:
+        """Forget entries, spent ones first, until at most ``keep`` are left; returns how many went."""
+        with self._lock:
+            excess = len(self) - keep
+            if excess <= 0:
+                return 0
+            victims = [key for key, item in self.items() if self._spent(item)][:excess]
+            if len(victims) < excess:
+                chosen = set(victims)
+                victims += [key for key in self if key not in chosen][: excess - len(victims)]
+            for key in victims:
+                del self[key]
+            return len(victims)
+
+
+def _used(code: AuthorizationCode) -> bool:
+    return code.used
+
+
+def _revoked(token: AccessToken | RefreshToken) -> bool:
+    return token.revoked
+
+
+def _never(_: Session) -> bool:
+    return False
+
+
 @dataclass
 class ProviderState:
     #: The issuer as the provider announces it now: the configured one, or the loopback URL in serve().
     issuer: str
-    codes: dict[str, AuthorizationCode] = field(default_factory=dict)
-    access_tokens: dict[str, AccessToken] = field(default_factory=dict)
-    refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
-    sessions: dict[str, Session] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    codes: Table[AuthorizationCode] = field(init=False)
+    access_tokens: Table[AccessToken] = field(init=False)
+    refresh_tokens: Table[RefreshToken] = field(init=False)
+    sessions: Table[Session] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.codes = Table(self.lock, _used)
+        self.access_tokens = Table(self.lock, _revoked)
+        self.refresh_tokens = Table(self.lock, _revoked)
+        self.sessions = Table(self.lock, _never)
+
+    @property
+    def tables(self) -> tuple[Table[Any], ...]:
+        return self.codes, self.access_tokens, self.refresh_tokens, self.sessions
+
+    @property
+    def limit(self) -> int | None:
+        """The most entries each table keeps (codes, access tokens, refresh tokens, sessions); ``None``: no limit."""
+        return self.codes.limit
+
+    @limit.setter
+    def limit(self, limit: int | None) -> None:
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ValueError(f"limit must be None or a whole number of at least 1, got {limit!r}")
+        with self.lock:
+            for table in self.tables:
+                table.limit = limit
+                if limit is not None:
+                    table.trim(limit)
 
     def revoke_grant(self, grant: Grant) -> None:
         for jti in grant.access_jtis:
@@ -96,8 +177,7 @@ class ProviderState:
         """Forget codes, tokens and sessions that expired: nothing can use them any more, and a
         long-running ``mockidp serve`` must not grow for ever. Returns how many went."""
         with self.lock:
-            tables: list[dict[str, Any]] = [self.codes, self.access_tokens, self.refresh_tokens, self.sessions]
-            expired = [(table, key) for table in tables for key, item in table.items() if now >= item.expires_at]
+            expired = [(table, key) for table in self.tables for key, item in table.items() if now >= item.expires_at]
             for table, key in expired:
                 del table[key]
         return len(expired)

@@ -158,7 +158,7 @@ def _authorization_problems(
     idp: MockIdP, params: dict[str, str], scopes: Iterable[str], pkce: bool
 ) -> tuple[list[str], str | None]:
     """What makes ``params`` an unsound authorization request, and the nearest call that would pass."""
-    from mockidp._authorize import redirect_uri_allowed
+    from mockidp._redirects import redirect_uri_allowed
 
     problems: list[str] = []
     client = idp.clients.get(params.get("client_id", ""))

@@ -203,7 +203,8 @@ def test_a_typo_in_a_module_marker_names_the_module(strict_pytester: pytest.Pyte
         ),
         (
             "mockidp_users = bob,admin",
-            "ERROR: mockidp: the ini option mockidp_users: expected claim=value after the username, got 'admin'",
+            "ERROR: mockidp: the ini option mockidp_users: user 'bob,admin': expected name=value after the first"
+            " comma, got 'admin'; write USERNAME[,claim=value...], e.g. 'bob,email=bob@corp.example,roles=admin'",
         ),
         (
             "mockidp_config = missing.toml",
@@ -229,9 +230,13 @@ def test_a_bad_ini_value_stops_the_run_naming_the_option(
     [
         (
             "--mockidp-user=bob,admin",
-            "*error: argument --mockidp-user: expected claim=value after the username, got 'admin'",
+            "*error: argument --mockidp-user: user 'bob,admin': expected name=value after the first comma,"
+            " got 'admin'*",
         ),
-        ("--mockidp-client=:s3cret", "*error: argument --mockidp-client: Client.client_id must be a non-empty string*"),
+        (
+            "--mockidp-client=:s3cret",
+            "*error: argument --mockidp-client: client ':s3cret': Client.client_id must be a non-empty string*",
+        ),
         ("--mockidp-algorithm=HS256", "*error: argument --mockidp-algorithm: invalid choice: 'HS256'*"),
     ],
     ids=["user", "client", "algorithm"],
@@ -305,3 +310,50 @@ def test_p_no_mockidp_turns_the_plugin_off(strict_pytester: pytest.Pytester) -> 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["E       fixture 'idp' not found"])
     assert strict_pytester.runpytest("-p", "no:mockidp", "--mockidp-strict").ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_an_ini_client_spec_carries_redirect_uris(strict_pytester: pytest.Pytester, ini: Ini) -> None:
+    """The same grammar as ``mockidp serve --client``: the secret ends at the first comma."""
+    ini(
+        "mockidp_clients =",
+        "    mockidp-client:mockidp-secret,redirect_uris=http://testserver/callback",
+        "mockidp_users =",
+        "    zoe,email=zoe@corp.example,roles=admin,roles=dev",
+    )
+    strict_pytester.makepyfile(
+        """
+        def test_it(idp):
+            assert idp.client.client_secret == "mockidp-secret"
+            assert idp.client.redirect_uris == ("http://testserver/callback",)
+            assert idp.user.claims["roles"] == ["admin", "dev"]
+        """
+    )
+
+    strict_pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_marker_takes_user_and_client_specs(strict_pytester: pytest.Pytester) -> None:
+    strict_pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.mockidp(users=["bob,email=bob@corp.example"], clients=["web:s3cret,scope=openid email"])
+        def test_it(idp):
+            assert idp.user.claims["email"] == "bob@corp.example"
+            assert idp.client.scope == ("openid", "email")
+
+        @pytest.mark.mockidp(clients=["web:s3cret,redirect_uri=http://testserver/cb"])
+        def test_typo(idp):
+            pass
+        """
+    )
+
+    result = strict_pytester.runpytest()
+
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*@pytest.mark.mockidp: client 'web:s3cret,redirect_uri=http://testserver/cb': unknown client field"
+            " 'redirect_uri' (did you mean 'redirect_uris'?)*"
+        ]
+    )

@@ -796,6 +796,45 @@ def test_posting_the_login_form_logs_that_user_in(interactive: MockIdP) -> None:
     assert "code" in callback_params(send(interactive, browser, prompt="none").response)
 
 
+@pytest.mark.parametrize("username", ["bob", "bob@example.com", "bob-sub"])
+@pytest.mark.parametrize("action", [{"mockidp_action": "login"}, {}], ids=["button", "no-button"])
+def test_the_login_form_takes_a_username_email_or_sub_with_or_without_the_button(
+    interactive: MockIdP, username: str, action: dict[str, str]
+) -> None:
+    """A form submitted by script or by Enter in some clients carries no button value: it still logs in."""
+    browser = Browser(interactive)
+    sent = send(interactive, browser)
+
+    response = submit(interactive, browser, sent.response, mockidp_username=username, **action)
+
+    assert response.status_code == 302
+    assert redeem(interactive, callback_params(response)["code"], sent.request.verifier)["sub"] == "bob-sub"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"mockidp_action": "login"}, "Type a username, or pick one of the users listed."),
+        ({"mockidp_username": " "}, "Type a username, or pick one of the users listed."),
+        (
+            {"mockidp_username": "bob", "mockidp_action": "maybe"},
+            "Unknown action 'maybe': the form's buttons send login or deny.",
+        ),
+    ],
+)
+def test_a_login_form_post_it_cannot_act_on_says_why(
+    interactive: MockIdP, fields: dict[str, str], message: str
+) -> None:
+    browser = Browser(interactive)
+    sent = send(interactive, browser)
+
+    again = submit(interactive, browser, sent.response, **fields)
+
+    assert again.status_code == 200
+    assert f'<p role="alert">{message}</p>' in html.unescape(again.text)
+    assert interactive.state.codes == {}
+
+
 def test_login_form_with_an_unknown_username_is_shown_again(interactive: MockIdP) -> None:
     browser = Browser(interactive)
     sent = send(interactive, browser)

@@ -9,6 +9,8 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,9 +74,22 @@ def test_flags_map_onto_provider_config() -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--user", ",email=x@example.com"], "a user needs a username first, got ',email=x@example.com'"),
-        (["--user", "bob,email"], "expected claim=value after the username, got 'email'"),
-        (["--client", ":secret"], "Client.client_id must be a non-empty string, got ''"),
+        (
+            ["--user", ",email=x@example.com"],
+            "argument --user: user ',email=x@example.com': a user needs a username first;"
+            " write USERNAME[,claim=value...], e.g. 'bob,email=bob@corp.example,roles=admin'",
+        ),
+        (
+            ["--user", "bob,email"],
+            "argument --user: user 'bob,email': expected name=value after the first comma, got 'email';"
+            " write USERNAME[,claim=value...]",
+        ),
+        (["--client", ":secret"], "client ':secret': Client.client_id must be a non-empty string, got ''"),
+        (
+            ["--client", "web:s3cret,redirect_uri=https://a.example/cb"],
+            "argument --client: client 'web:s3cret,redirect_uri=https://a.example/cb': unknown client field"
+            " 'redirect_uri' (did you mean 'redirect_uris'?); choose one of redirect_uris,",
+        ),
         (["--algorithm", "HS256"], "invalid choice: 'HS256'"),
     ],
 )
@@ -201,3 +216,41 @@ def test_binding_beyond_loopback_warns() -> None:
         assert process.stderr is not None
         process.stderr.close()
     assert warning.startswith("mockidp: WARNING: listening on 0.0.0.0, not loopback. mockidp is a test tool")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_a_readiness_poll_never_sees_another_issuer_than_the_one_served() -> None:
+    """A health check polls discovery while the server starts: its very first answer, and every later one,
+    names the issuer the server then announces for good (a client that caches the first document, as
+    authlib does, would otherwise refuse every ID token)."""
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(  # noqa: S603 - our own command line
+        [sys.executable, "-m", "mockidp", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[str] = []
+    try:
+        while len(seen) < 50:
+            try:  # urllib, as a container health check would use: a socket of its own, no pooling
+                with urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration", timeout=10) as answer:
+                    seen.append(json.load(answer)["issuer"])
+            except urllib.error.URLError:
+                if process.poll() is not None:
+                    break
+                # not listening yet: ask again at once, as a tight health check does
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        assert process.stderr is not None
+        errors = process.stderr.read()
+        process.stderr.close()
+    assert seen == [issuer] * 50, errors

@@ -210,10 +210,19 @@ def test_from_dict_reads_users_and_clients_tables() -> None:
             " post_logout_redirect_uris, redirect_uris, scope, token_endpoint_auth_method",
         ),
         ({"users": [{"name": "Bob"}]}, "a user needs a 'sub' claim; got the keys ['name']"),
-        ({"users": "bob"}, "users must be a list of tables, got 'bob'"),
-        ({"users": {"sub": "bob"}}, "users must be a list of tables, got {'sub': 'bob'}"),
-        ({"users": ["bob"]}, "each entry of users must be a table of settings, got 'bob'"),
-        ({"clients": [Client(client_id="x"), 5]}, "each entry of clients must be a table of settings, got 5"),
+        ({"users": "bob"}, "users must be a list of tables or specs, got 'bob'"),
+        ({"users": {"sub": "bob"}}, "users must be a list of tables or specs, got {'sub': 'bob'}"),
+        (
+            {"users": [",email=x"]},
+            (
+                "user ',email=x': a user needs a username first;"
+                " write USERNAME[,claim=value...], e.g. 'bob,email=bob@corp.example,roles=admin'"
+            ),
+        ),
+        (
+            {"clients": [Client(client_id="x"), 5]},
+            "each entry of clients must be a table of settings or a spec string, got 5",
+        ),
         ({"clients": 5}, "clients must be a sequence, got 5"),
     ],
 )
@@ -449,9 +458,17 @@ def test_login_as_refuses_an_unknown_user(provider: MockIdP) -> None:
         provider.login_as("bob")
 
 
+def test_endpoint_takes_a_name_or_a_metadata_key(provider: MockIdP) -> None:
+    assert provider.endpoint("token") == provider.endpoint("token_endpoint") == "https://idp.mockidp.test/token"
+    assert provider.endpoint("discovery") == provider.metadata_url
+
+
 def test_endpoint_refuses_an_unknown_name(provider: MockIdP) -> None:
-    with pytest.raises(ValueError, match=r"^unknown endpoint 'token'; choose one of authorization_endpoint, "):
-        provider.endpoint("token")
+    with pytest.raises(
+        ValueError,
+        match=r"^unknown endpoint 'tokens' \(did you mean 'token'\?\); choose one of discovery, jwks, authorize, ",
+    ):
+        provider.endpoint("tokens")
 
 
 def test_the_provider_repr(provider: MockIdP) -> None:

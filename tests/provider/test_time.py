@@ -205,10 +205,10 @@ def test_what_expired_is_forgotten_as_the_provider_keeps_serving(
 ) -> None:
     # A long-running `mockidp serve` (whose request log is capped) must not keep every code, token and
     # session it ever issued.
-    import mockidp._provider
+    import mockidp._context
 
     provider = MockIdP(keys=key_pool, request_log_limit=log_limit)
-    monkeypatch.setattr(mockidp._provider, "PRUNE_EVERY", 2)
+    monkeypatch.setattr(mockidp._context, "PRUNE_EVERY", 2)
     with freeze_time("2030-01-01") as clock:
         browser = Browser(provider)
         request = auth_request(provider)

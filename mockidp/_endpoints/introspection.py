@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from mockidp._client_auth import authenticated_form
 from mockidp._errors import OAuthError, invalid_client
-from mockidp._http import Exchange, json_response
+from mockidp._exchange import Exchange, json_response
 
 
 async def introspect(ex: Exchange) -> Response:
@@ -21,7 +21,7 @@ async def introspect(ex: Exchange) -> Response:
     value = params.get("token")
     if value is None:
         raise OAuthError("invalid_request", "token is required (RFC 7662 section 2.1)")
-    minter = ex.idp.minter
+    minter = ex.ctx.minter
     body: dict[str, Any] = {"active": False}
     refresh = minter.check_refresh_token(value)
     if refresh is not None:
@@ -32,7 +32,7 @@ async def introspect(ex: Exchange) -> Response:
             "client_id": grant.client.client_id,
             "scope": " ".join(grant.scopes),
             "exp": int(refresh.expires_at),
-            "iss": ex.idp.issuer,
+            "iss": ex.ctx.issuer,
         }
         if grant.user is not None:
             body.update(sub=grant.user.sub, username=grant.user.username)

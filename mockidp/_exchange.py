@@ -1,4 +1,5 @@
-"""What every endpoint shares: the exchange being answered, and how answers and errors are rendered.
+"""What every endpoint shares: the exchange being answered (its provider ``Context``, request, parameters
+and log entry), and how answers and errors are rendered.
 
 JSON errors follow RFC 6749 §5.2 (with ``Cache-Control: no-store``, §5.1); pages the provider
 shows a person (error pages, the login form, the logout page) are plain, escaped HTML.
@@ -20,23 +21,23 @@ from mockidp._errors import OAuthError
 from mockidp._journal import RequestRecord
 
 if TYPE_CHECKING:
-    from mockidp._provider import MockIdP
+    from mockidp._context import Context
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 @dataclass
 class Exchange:
-    """One request being answered: the provider, the request, its parameters and its log entry."""
+    """One request being answered: the provider's context, the request, its parameters and its log entry."""
 
-    idp: MockIdP
+    ctx: Context
     request: Request
     record: RequestRecord
     params: dict[str, str]
 
     async def checkpoint(self) -> None:
         """Apply the next injected fault for this endpoint: wait its delay, then raise its error, if any."""
-        fault = self.idp.faults.take(self.record.endpoint)
+        fault = self.ctx.faults.take(self.record.endpoint)
         if fault is None:
             return
         if fault.delay:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from starlette.responses import RedirectResponse, Response
 
-from mockidp._authorize import add_params, redirect_uri_allowed
+from mockidp import _sessions as sessions
 from mockidp._config import Client
 from mockidp._errors import OAuthError
-from mockidp._http import NO_STORE, Exchange, error_page, page
+from mockidp._exchange import NO_STORE, Exchange, error_page, page
 from mockidp._params import read_form, read_query
+from mockidp._redirects import add_params, redirect_uri_allowed
 
 
 async def end_session(ex: Exchange) -> Response:
@@ -25,7 +26,7 @@ async def end_session(ex: Exchange) -> Response:
 
 
 async def _end_session(ex: Exchange) -> Response:
-    idp = ex.idp
+    ctx = ex.ctx
     params = await read_form(ex.request, required=True) if ex.request.method == "POST" else read_query(ex.request)
     ex.params.update(params)
     ex.record.params = dict(params)
@@ -35,19 +36,19 @@ async def _end_session(ex: Exchange) -> Response:
     hint = params.get("id_token_hint")
     if hint is not None:
         try:
-            header, claims = idp.keys.verify(hint)
+            header, claims = ctx.keys.verify(hint)
         except Exception:
             raise OAuthError("invalid_request", "id_token_hint is not an ID token signed by this provider") from None
         # §2: the OP MUST validate that it issued the hint (providers of a test session share keys;
         # ``serve()`` changes the issuer); an expired hint is fine. An access token is not an ID token.
-        if claims.get("iss") not in (idp.issuer, idp.config.issuer) or header.get("typ") == "at+jwt":
+        if claims.get("iss") not in (ctx.issuer, ctx.config.issuer) or header.get("typ") == "at+jwt":
             raise OAuthError("invalid_request", "id_token_hint is not an ID token issued by this provider")
         aud = claims.get("aud")
         client_id = aud[0] if isinstance(aud, list) and aud else aud
-        client = idp.clients.get(str(client_id))
+        client = ctx.clients.get(str(client_id))
         sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
     if "client_id" in params:
-        named = idp.clients.get(params["client_id"])
+        named = ctx.clients.get(params["client_id"])
         if named is None:
             raise OAuthError("invalid_request", f"unknown client_id {params['client_id']!r}")
         if client is not None and client.client_id != named.client_id:
@@ -68,11 +69,11 @@ async def _end_session(ex: Exchange) -> Response:
                 f"post_logout_redirect_uri {target!r} is not registered for client {client.client_id!r}",
             )
 
-    session = idp._current_session(ex.request)
+    session = sessions.current(ctx, ex.request)
     if session is not None:
-        idp.state.end_sessions(session.id)
+        ctx.state.end_sessions(session.id)
     if sid is not None:
-        idp.state.end_sessions(sid)
+        ctx.state.end_sessions(sid)
 
     response: Response
     if target is not None:
@@ -80,5 +81,5 @@ async def _end_session(ex: Exchange) -> Response:
         response = RedirectResponse(add_params(target, extra) if extra else target, 302, headers=NO_STORE)
     else:
         response = page("mockidp: logged out", "<p>You are logged out of mockidp.</p>")
-    idp._clear_session_cookie(response)
+    sessions.clear_cookie(ctx, response)
     return response

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from mockidp._client_auth import authenticated_form
 from mockidp._errors import OAuthError
-from mockidp._http import Exchange
+from mockidp._exchange import Exchange
 from mockidp._state import Grant
 
 
@@ -18,7 +18,7 @@ async def revoke(ex: Exchange) -> Response:
     value = params.get("token")
     if value is None:
         raise OAuthError("invalid_request", "token is required (RFC 7009 section 2.1)")
-    state = ex.idp.state
+    state = ex.ctx.state
     grant: Grant | None = None
     revoke_all = False
     with state.lock:
@@ -27,7 +27,7 @@ async def revoke(ex: Exchange) -> Response:
             grant, revoke_all = refresh.grant, True
         elif "." in value:
             try:
-                _, claims = ex.idp.keys.verify(value)
+                _, claims = ex.ctx.keys.verify(value)
             except Exception:
                 claims = {}
             access = state.access_tokens.get(str(claims.get("jti")))

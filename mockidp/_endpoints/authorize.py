@@ -11,17 +11,18 @@ client's verified redirect URI (RFC 6749 §4.1.2.1).
 
 from __future__ import annotations
 
-import html
 import re
-from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import Response
 
 from mockidp import _pkce as pkce
+from mockidp import _sessions as sessions
 from mockidp._config import Client, User
 from mockidp._errors import OAuthError
-from mockidp._http import NO_STORE, Exchange, error_page, page
+from mockidp._exchange import Exchange, error_page
+from mockidp._login_form import ACTION_FIELD, ACTIONS, PROMPTS, USERNAME_FIELD, login_form
 from mockidp._params import (
     FORM_TYPE,
     MAX_FIELDS,
@@ -33,96 +34,10 @@ from mockidp._params import (
     read_body_text,
     scopes_of,
 )
+from mockidp._redirects import RESPONSE_MODES, redirect_uri_allowed, respond
 from mockidp._state import AuthorizationCode, Grant, Session, new_id
 
-RESPONSE_MODES = ("query", "fragment", "form_post")
-PROMPTS = ("none", "login", "consent", "select_account")
 _MAX_AGE = re.compile(r"[0-9]{1,12}")
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
-#: Form fields the login page posts back; namespaced so they never clash with a client's parameters.
-USERNAME_FIELD = "mockidp_username"
-ACTION_FIELD = "mockidp_action"
-
-
-def redirect_uri_allowed(registered: tuple[str, ...], uri: str) -> bool:
-    """Exact match (RFC 6749 §3.1.2.3), an opted-in ``*`` prefix, or a loopback URI on any port (RFC 8252 §7.3).
-
-    An exact match may use any scheme, so a native app's private-use scheme (RFC 8252 §7.1) works.
-    The other two need an absolute URL with a host and no user info, and a prefix match refuses
-    dot segments, which would climb out of the registered path (RFC 9700 §4.1.3).
-    """
-    parts = _split(uri)
-    if parts is None:
-        return False
-    if any(entry == uri for entry in registered if not entry.endswith("*")):
-        return True
-    if not parts.hostname or parts.username is not None or parts.password is not None:
-        return False
-    for entry in registered:
-        if entry.endswith("*"):
-            base = _split(entry[:-1])
-            if base is not None and _same_origin(base, parts) and _path_under(parts.path, base.path or "/"):
-                return True
-        else:
-            reg = _split(entry)
-            if (
-                reg is not None
-                and reg.scheme == "http"
-                and reg.hostname in LOOPBACK_HOSTS
-                and _same_origin(reg, parts)
-                and (reg.path, reg.query) == (parts.path, parts.query)
-            ):
-                return True
-    return False
-
-
-def _split(uri: str) -> SplitResult | None:
-    """``uri`` split, if it is absolute, carries no fragment and has a valid host and port."""
-    try:
-        parts = urlsplit(uri)
-        _ = parts.port  # raises ValueError for a port that is not a number from 0 to 65535
-    except ValueError:
-        return None
-    if not parts.scheme or "#" in uri:
-        return None
-    return parts
-
-
-def _same_origin(registered: SplitResult, parts: SplitResult) -> bool:
-    """Same scheme, host and port; for an ``http`` loopback host any port matches (RFC 8252 §7.3)."""
-    if (registered.scheme, registered.hostname) != (parts.scheme, parts.hostname):
-        return False
-    return registered.port == parts.port or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
-
-
-def _path_under(path: str, prefix: str) -> bool:
-    segments = unquote(path).replace("\\", "/").split("/")
-    return path.startswith(prefix) and "." not in segments and ".." not in segments
-
-
-def add_params(uri: str, params: dict[str, str], *, fragment: bool = False) -> str:
-    parts = urlsplit(uri)
-    encoded = urlencode(params)
-    if fragment:
-        return urlunsplit((*parts[:4], encoded))
-    query = f"{parts.query}&{encoded}" if parts.query else encoded
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
-
-
-def respond(redirect_uri: str, mode: str, params: dict[str, str]) -> Response:
-    """Deliver an authorization response in the requested response mode."""
-    if mode == "form_post":
-        fields = "".join(
-            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in params.items()
-        )
-        document = (
-            "<!doctype html><html><head><meta charset=utf-8><title>Submit</title></head>"
-            '<body onload="document.forms[0].submit()">'
-            f'<form method="post" action="{html.escape(redirect_uri)}">{fields}'
-            "<noscript><button type=submit>Continue</button></noscript></form></body></html>"
-        )
-        return HTMLResponse(document, headers=NO_STORE)
-    return RedirectResponse(add_params(redirect_uri, params, fragment=mode == "fragment"), 302, headers=NO_STORE)
 
 
 class AuthorizationRequest:
@@ -145,9 +60,9 @@ class AuthorizationRequest:
         client_id = self.params.get("client_id")
         if client_id is None:
             raise OAuthError("invalid_request", "client_id is required (RFC 6749 section 4.1.1)")
-        client = self.ex.idp.clients.get(client_id)
+        client = self.ex.ctx.clients.get(client_id)
         if client is None:
-            known = ", ".join(sorted(self.ex.idp.clients)) or "none"
+            known = ", ".join(sorted(self.ex.ctx.clients)) or "none"
             raise OAuthError("invalid_request", f"unknown client_id {client_id!r}; registered clients: {known}")
         self.ex.record.client_id = client_id
         return client
@@ -175,13 +90,13 @@ class AuthorizationRequest:
         params = error.as_dict()
         if self.state is not None:
             params["state"] = self.state
-        params["iss"] = self.ex.idp.issuer
+        params["iss"] = self.ex.ctx.issuer
         return respond(self.redirect_uri, self.response_mode, params)
 
 
 def _check(req: AuthorizationRequest) -> tuple[tuple[str, ...], str | None, str | None, set[str], int | None]:
     """Validate what may be reported back to the client; returns scopes, PKCE, prompts, max_age."""
-    params, idp = req.params, req.ex.idp
+    params, ctx = req.params, req.ex.ctx
     mode = params.get("response_mode")
     if mode is not None and mode not in RESPONSE_MODES:
         raise OAuthError(
@@ -224,7 +139,7 @@ def _check(req: AuthorizationRequest) -> tuple[tuple[str, ...], str | None, str 
         )
     req.ex.record.pkce = challenge is not None
 
-    if idp.config.strict:
+    if ctx.config.strict:
         if challenge is None:
             raise OAuthError("invalid_request", "strict mode: send a PKCE code_challenge (RFC 9700 section 2.1.1)")
         if method == "plain":
@@ -343,19 +258,23 @@ def _routing_params(raw: str) -> dict[str, str] | None:
 
 
 def _authorize(req: AuthorizationRequest) -> Response:
-    ex, params, idp = req.ex, req.params, req.ex.idp
+    ex, params, ctx = req.ex, req.params, req.ex.ctx
     scopes, challenge, method, prompts, max_age = _check(req)
-    now = idp.now()
+    now = ctx.now()
 
     form_action = params.get(ACTION_FIELD) if ex.request.method == "POST" else None
+    if form_action is None and ex.request.method == "POST" and USERNAME_FIELD in params:
+        form_action = "login"  # a form sent by script, or by Enter in a client that adds no button value
+    if form_action is not None and form_action not in ACTIONS:
+        return _login_page(req, f"Unknown action {form_action!r}: the form's buttons send login or deny.")
     if form_action == "deny":
         raise OAuthError("access_denied", "the user denied the request")
 
     hint = params.get("login_hint")
-    hinted = idp.find_user(hint) if hint is not None else None
+    hinted = ctx.find_user(hint) if hint is not None else None
     # A user chosen with login_as() is logged in by the next request that may show a login.
-    queued = idp._take_queued_login() if "none" not in prompts and form_action is None else None
-    session = idp._current_session(ex.request)
+    queued = ctx.controls.take_queued_login() if "none" not in prompts and form_action is None else None
+    session = sessions.current(ctx, ex.request)
     if session is not None:
         reason = _why_login_again(req, session, now, prompts, max_age, queued or hinted, form_action)
         if reason is not None:
@@ -368,23 +287,24 @@ def _authorize(req: AuthorizationRequest) -> Response:
             raise OAuthError("login_required", "prompt=none, but the user has no session at the provider")
         user: User | None
         if form_action == "login":
-            username = params.get(USERNAME_FIELD, "")
-            user = idp.find_user(username)
+            username = params.get(USERNAME_FIELD, "").strip()
+            if not username:
+                return _login_page(req, "Type a username, or pick one of the users listed.")
+            user = ctx.find_user(username)
             if user is None:
-                return login_form(req, f"No user named {username!r}.")
+                return _login_page(req, f"No user named {username!r}.")
         elif queued is not None:
             user = queued
-        elif idp.config.interactive:
-            return login_form(req, None)
+        elif ctx.config.interactive:
+            return _login_page(req, None)
         else:
             user = hinted
             if user is None and hint is not None:
                 raise OAuthError("login_required", f"login_hint {hint!r} names no known user")
-            user = user or idp.default_user()
+            user = user or ctx.default_user()
             if user is None:
                 raise OAuthError("login_required", "the provider has no users to log in; add one with add_user()")
-        session = Session(id=new_id(), user=user, auth_time=int(now), expires_at=now + idp.config.session_ttl)
-        idp.state.sessions[session.id] = session
+        session = sessions.start(ctx, user)
 
     ex.record.user = session.user.sub
     grant = Grant(
@@ -396,20 +316,20 @@ def _authorize(req: AuthorizationRequest) -> Response:
         session_id=session.id,
     )
     code = new_id(32)
-    idp.state.codes[code] = AuthorizationCode(
+    ctx.state.codes[code] = AuthorizationCode(
         grant=grant,
         redirect_uri=req.redirect_uri,
         redirect_uri_sent=req.redirect_uri_sent,
         code_challenge=challenge,
         code_challenge_method=method,
-        expires_at=now + idp.config.code_ttl,
+        expires_at=now + ctx.config.code_ttl,
     )
     answer = {"code": code}
     if req.state is not None:
         answer["state"] = req.state
-    answer["iss"] = idp.issuer
+    answer["iss"] = ctx.issuer
     response = respond(req.redirect_uri, req.response_mode, answer)
-    idp._set_session_cookie(response, session)
+    sessions.set_cookie(ctx, response, session)
     return response
 
 
@@ -431,33 +351,19 @@ def _why_login_again(
         return "login_hint names another user"
     if "login" in prompts:
         return "prompt=login asks for a new login"
-    if "select_account" in prompts and req.ex.idp.config.interactive:
+    if "select_account" in prompts and req.ex.ctx.config.interactive:
         return "prompt=select_account asks to choose a user"
     if form_action == "login":
         return "the login form was sent"
     return None
 
 
-def login_form(req: AuthorizationRequest, message: str | None) -> Response:
-    """The interactive login page: pick a known user or type a username; or deny the request."""
-    hidden = "".join(
-        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-        for k, v in req.params.items()
-        if k not in (USERNAME_FIELD, ACTION_FIELD)
+def _login_page(req: AuthorizationRequest, message: str | None) -> Response:
+    ctx = req.ex.ctx
+    return login_form(
+        action=ctx.url("authorize"),
+        client_id=req.client.client_id,
+        params=req.params,
+        users=list(ctx.users.values()),
+        message=message,
     )
-    options = "".join(
-        f'<option value="{html.escape(u.username)}">{html.escape(u.username)}'
-        f" ({html.escape(str(u.claims.get('email', u.sub)))})</option>"
-        for u in req.ex.idp.users.values()
-    )
-    note = f'<p role="alert">{html.escape(message)}</p>' if message else ""
-    body = (
-        f"<p>Log in to <code>{html.escape(req.client.client_id)}</code>.</p>{note}"
-        f'<form method="post" action="{html.escape(req.ex.idp.endpoint("authorization_endpoint"))}">{hidden}'
-        f'<label>Username <input name="{USERNAME_FIELD}" value="{html.escape(req.params.get("login_hint", ""))}"'
-        ' list="mockidp-users" autofocus></label>'
-        f'<datalist id="mockidp-users">{options}</datalist> '
-        f'<button name="{ACTION_FIELD}" value="login">Log in</button> '
-        f'<button name="{ACTION_FIELD}" value="deny">Deny</button></form>'
-    )
-    return page("mockidp: log in", body, 200)

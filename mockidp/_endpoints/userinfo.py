@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from mockidp._errors import OAuthError, invalid_token, missing_token
-from mockidp._http import Exchange, json_response
+from mockidp._exchange import Exchange, json_response
 from mockidp._params import read_form
 from mockidp._tokens import claims_for_scopes
 
@@ -36,7 +36,7 @@ async def userinfo(ex: Exchange) -> Response:
         )
     if token is None:
         raise missing_token("no access token: send 'Authorization: Bearer <access token>'")
-    record, _ = ex.idp.minter.check_access_token(token)
+    record, _ = ex.ctx.minter.check_access_token(token)
     grant = record.grant
     ex.record.client_id = grant.client.client_id
     ex.record.scopes = grant.scopes

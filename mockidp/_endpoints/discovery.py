@@ -4,39 +4,44 @@ Every required field, and every optional field that is true of this server, incl
 whose spec default would be wrong here (``request_uri_parameter_supported`` defaults to true).
 ``id_token_signing_alg_values_supported`` always includes RS256, as §3 requires: a client registers
 it (or any other supported algorithm) with ``id_token_signed_response_alg`` (OIDC Registration §2).
+The endpoints listed are those of ``mockidp._endpoints.TABLE`` that this provider serves; the
+document is served at §4's path under the issuer and at RFC 8414 §3's path-inserted form.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from starlette.responses import Response
+
 from mockidp import _pkce as pkce
-from mockidp._authorize import PROMPTS, RESPONSE_MODES
 from mockidp._config import AUTH_METHODS, GRANT_TYPES
+from mockidp._exchange import Exchange, json_response
+from mockidp._login_form import PROMPTS
+from mockidp._redirects import RESPONSE_MODES
 from mockidp._tokens import ID_TOKEN_CLAIMS, STANDARD_CLAIMS, SUPPORTED_SCOPES
 
 if TYPE_CHECKING:
-    from mockidp._provider import MockIdP
+    from mockidp._context import Context
 
-PATHS = {
-    "authorization_endpoint": "/authorize",
-    "token_endpoint": "/token",
-    "userinfo_endpoint": "/userinfo",
-    "jwks_uri": "/jwks",
-    "introspection_endpoint": "/introspect",
-    "revocation_endpoint": "/revoke",
-    "end_session_endpoint": "/logout",
-}
 OIDC_WELL_KNOWN = "/.well-known/openid-configuration"
 OAUTH_WELL_KNOWN = "/.well-known/oauth-authorization-server"
 
 
-def metadata(idp: MockIdP) -> dict[str, Any]:
-    issuer = idp.issuer
+async def discovery(ex: Exchange) -> Response:
+    await ex.checkpoint()
+    return json_response(metadata(ex.ctx), headers={"Cache-Control": "no-cache"})
+
+
+def metadata(ctx: Context) -> dict[str, Any]:
+    from mockidp._endpoints import TABLE  # the table lists this module's handler
+
+    issuer = ctx.issuer
+    config = ctx.config
     secret_methods = [m for m in AUTH_METHODS if m != "none"]
-    grants = [g for g in GRANT_TYPES if g != "password" or idp.config.password_grant]
+    grants = [g for g in GRANT_TYPES if g != "password" or config.password_grant]
     document: dict[str, Any] = {"issuer": issuer}
-    document.update({name: issuer + path for name, path in PATHS.items()})
+    document.update({e.metadata: issuer + e.path for e in TABLE if e.metadata is not None and e.enabled(config)})
     document.update(
         {
             "scopes_supported": list(SUPPORTED_SCOPES),
@@ -44,11 +49,11 @@ def metadata(idp: MockIdP) -> dict[str, Any]:
             "response_modes_supported": list(RESPONSE_MODES),
             "grant_types_supported": grants,
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": id_token_algorithms(idp),
+            "id_token_signing_alg_values_supported": id_token_algorithms(ctx),
             "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
             "introspection_endpoint_auth_methods_supported": secret_methods,
             "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
-            "code_challenge_methods_supported": ["S256"] if idp.config.strict else list(pkce.METHODS),
+            "code_challenge_methods_supported": ["S256"] if config.strict else list(pkce.METHODS),
             "claims_supported": sorted(STANDARD_CLAIMS | ID_TOKEN_CLAIMS),
             "claim_types_supported": ["normal"],
             "claims_parameter_supported": False,
@@ -63,7 +68,7 @@ def metadata(idp: MockIdP) -> dict[str, Any]:
     return document
 
 
-def id_token_algorithms(idp: MockIdP) -> list[str]:
+def id_token_algorithms(ctx: Context) -> list[str]:
     """§3: RS256 (which the spec requires), the published keys' algorithms and the clients' registered ones."""
-    registered = {c.id_token_signed_response_alg for c in list(idp.clients.values())}
-    return sorted({"RS256", *idp.keys.algorithms(), *(alg for alg in registered if alg is not None)})
+    registered = {c.id_token_signed_response_alg for c in list(ctx.clients.values())}
+    return sorted({"RS256", *ctx.keys.algorithms(), *(alg for alg in registered if alg is not None)})
