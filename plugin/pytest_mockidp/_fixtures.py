@@ -292,7 +292,7 @@ def async_app_client(request: pytest.FixtureRequest, app: Any) -> Any:
     _fail(
         "async_app_client runs the app's lifespan on the test's event loop: use it in a test marked"
         " @pytest.mark.asyncio (pytest-asyncio) or @pytest.mark.anyio (anyio's plugin)",
-        "async-tests",
+        "async-tests-with-pytest-asyncio",
     )
 
 

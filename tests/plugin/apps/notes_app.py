@@ -1,17 +1,14 @@
-"""A notes app: an authlib Starlette login at /notes and a bearer API at /api/notes (RFC 6750, RFC 9068).
-
-The README shows this module as the app of its recipes, and tests/test_readme.py checks that it is
-the same; tests/plugin/test_canonical.py runs the three canonical tests against it.
-"""
+"""A notes app: a login at /notes (authlib's Starlette client) and a bearer API at /api/notes."""
 
 import os
 
-from authlib.integrations.starlette_client import OAuth
+from authlib.integrations.starlette_client import OAuth, OAuthError
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -36,9 +33,20 @@ def create_app() -> Starlette:
         return HTMLResponse(f"<h1>Notes of {user['email']}</h1>")
 
     async def callback(request: Request) -> Response:
-        token = await oidc.authorize_access_token(request)
+        try:
+            token = await oidc.authorize_access_token(request)  # an error=... from the provider raises too
+        except (OAuthError, JoseError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=401)
         request.session["user"] = {"sub": token["userinfo"]["sub"], "email": token["userinfo"]["email"]}
+        request.session["id_token"] = token["id_token"]
         return RedirectResponse("/notes", status_code=303)
+
+    async def logout(request: Request) -> Response:
+        id_token = request.session.pop("id_token", None)
+        request.session.clear()
+        done = "http://testserver/logged-out"
+        redirect: Response = await oidc.logout_redirect(request, post_logout_redirect_uri=done, id_token_hint=id_token)
+        return redirect
 
     async def api_notes(request: Request) -> Response:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -59,7 +67,12 @@ def create_app() -> Starlette:
             return JSONResponse({"error": "invalid_token"}, status_code=401, headers={"WWW-Authenticate": challenge})
         return JSONResponse({"owner": claims["sub"], "notes": []})
 
-    return Starlette(
-        routes=[Route("/notes", notes), Route("/callback", callback), Route("/api/notes", api_notes)],
-        middleware=[Middleware(SessionMiddleware, secret_key="dev")],
-    )
+    routes = [
+        Route("/notes", notes),
+        Route("/callback", callback),
+        Route("/logout", logout),
+        Route("/logged-out", lambda request: HTMLResponse("<p>Logged out</p>")),
+        Route("/api/notes", api_notes),
+    ]
+    cors = Middleware(CORSMiddleware, allow_origins=["https://spa.example"], allow_headers=["Authorization"])
+    return Starlette(routes=routes, middleware=[Middleware(SessionMiddleware, secret_key="dev"), cors])
