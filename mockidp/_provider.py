@@ -397,17 +397,18 @@ class MockIdP:
         return assert_login_redirect(self, response, scopes=scopes, pkce=pkce)
 
     def assert_api(
-        self, client: Any, path: str, *, refuses: Iterable[str] | None = None, method: str = "GET", **issue: Any
+        self, client: Any, path: str, /, *, refuses: Iterable[str] | None = None, method: str = "GET", **issue: Any
     ) -> None:
         """Assert the API at ``path`` accepts a valid access token and refuses (401) each forged kind in ``refuses``
-        (default: all); tokens as ``issue_tokens(**issue)`` mints them (see ``mockidp.testing.assert_api``)."""
+        (default: all); tokens as ``issue_tokens(**issue)`` mints them, ``client=`` included (see
+        ``mockidp.testing.assert_api``)."""
         __tracebackhide__ = True
         from mockidp.testing import assert_api
 
         assert_api(self, client, path, refuses=refuses, method=method, **issue)
 
     async def aassert_api(
-        self, client: Any, path: str, *, refuses: Iterable[str] | None = None, method: str = "GET", **issue: Any
+        self, client: Any, path: str, /, *, refuses: Iterable[str] | None = None, method: str = "GET", **issue: Any
     ) -> None:
         """``assert_api`` for an async client."""
         __tracebackhide__ = True

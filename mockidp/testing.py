@@ -483,7 +483,11 @@ def explain(
     """
     token = _bearer_of(response)
     method = _request_method(response) or "GET"
-    lines = [f"mockidp: {method} {response.url} answered {response.status_code}", f"  {_challenge(response)}"]
+    try:
+        url = str(response.url)
+    except RuntimeError:  # httpx, for a response built without a request
+        url = "(no request)"
+    lines = [f"mockidp: {method} {url} answered {response.status_code}", f"  {_challenge(response)}"]
     if token is None:
         lines.append("  the request carried no bearer token (Authorization: Bearer ...)")
     else:
@@ -547,6 +551,7 @@ def assert_api(
     idp: MockIdP,
     client: _RequestClient[Any],
     path: str,
+    /,
     *,
     refuses: Iterable[str] | None = None,
     method: str = "GET",
@@ -554,7 +559,7 @@ def assert_api(
 ) -> None:
     """The API at ``path`` accepts a valid access token (a 2xx) and refuses (401) each forged kind in ``refuses``
     (default: every one of ``FORGE_KINDS``). Tokens are minted with ``issue_tokens(**issue)``: ``audience=``,
-    ``scope=``, ``user=``, ... For an async client, use ``aassert_api``.
+    ``scope=``, ``user=``, ``client=`` ... For an async client, use ``aassert_api``.
     """
     __tracebackhide__ = True
     cases = _bearer_cases(idp, refuses, issue)
@@ -571,6 +576,7 @@ async def aassert_api(
     idp: MockIdP,
     client: _RequestClient[Any],
     path: str,
+    /,
     *,
     refuses: Iterable[str] | None = None,
     method: str = "GET",

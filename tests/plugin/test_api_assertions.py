@@ -4,7 +4,13 @@ RFC 9068 §4) over the forged kinds, and why one token was refused, in one call 
 
 from __future__ import annotations
 
+from typing import Any
+
+import freezegun
+import httpx2
 import pytest
+
+from mockidp import Client, MockIdP
 
 CLAIMS = (
     "claims: iss='https://idp.mockidp.test', sub='alice', aud='{aud}', scope='openid profile email',"
@@ -169,3 +175,68 @@ def test_an_unknown_kind_names_the_nearest(with_apps: pytest.Pytester) -> None:
         " hs256_public_key, missing_sub, missing_exp",
         "see: python -m mockidp docs configuration",
     )
+
+
+# -- the diagnosis itself, on responses built by hand ------------------------------------------------
+
+
+def _response(status: int, token: str | None = None, **headers: str) -> httpx2.Response:
+    request = httpx2.Request(
+        "GET", "http://api.test/notes", headers={"Authorization": f"Bearer {token}"} if token else {}
+    )
+    return httpx2.Response(status, headers=headers, request=request)
+
+
+def test_explain_a_response_built_without_a_request(provider: MockIdP) -> None:
+    text = provider.explain(httpx2.Response(401, text='{"error":"invalid_token"}'))
+
+    assert text.splitlines()[1:3] == [
+        '  no WWW-Authenticate header; body: {"error":"invalid_token"}',
+        "  the request carried no bearer token (Authorization: Bearer ...)",
+    ]
+
+
+def test_explain_names_a_missing_claim_and_a_token_not_yet_valid(provider: MockIdP) -> None:
+    with freezegun.freeze_time():
+        missing = provider.explain(_response(401, provider.forge("missing_sub")))
+        early = provider.explain(_response(401, provider.forge("not_yet_valid")))
+
+    assert "sub=(missing)" in missing.splitlines()[4]
+    assert early.splitlines()[-2] == "    - nbf: not valid for another 3600 s"
+    assert _response(401).headers.get("www-authenticate") is None
+
+
+def test_explain_a_token_whose_segments_are_not_json(provider: MockIdP) -> None:
+    lines = provider.explain(_response(401, "e30.bm90IGpzb24.c2ln", **{"WWW-Authenticate": "Bearer"})).splitlines()
+
+    assert lines[1:4] == [
+        "  WWW-Authenticate: Bearer",
+        "  the bearer token sent:",
+        "    token: not a JWT (three base64url segments of JSON)",
+    ]
+
+
+def test_explain_with_the_audience_and_client_a_token_was_minted_for(provider: MockIdP) -> None:
+    spa = provider.add_client(Client(client_id="spa"))
+    token = provider.issue_tokens(client=spa, audience=["https://a.example", "https://b.example"]).access_token
+
+    text = provider.explain(_response(401, token), audience=["https://a.example"], client="spa")
+
+    assert "    - aud: ['https://a.example', 'https://b.example'], not the ['https://a.example'] asked" in text
+
+
+@pytest.mark.asyncio
+async def test_aassert_api_fails_like_assert_api(provider: MockIdP) -> None:
+    async def api(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=api), base_url="http://api.test") as client:
+        with pytest.raises(AssertionError) as caught:
+            await provider.aassert_api(client, "/notes", refuses=["alg_none"], client=provider.client)
+
+    assert str(caught.value).splitlines()[:3] == [
+        "mockidp: the API GET /notes answered 1 of 2 bearer tokens wrongly",
+        "  valid     accepted (2xx): got 200",
+        "  alg_none  expected refused (401), got 200; the token: unsigned (alg: none)",
+    ]

@@ -345,6 +345,11 @@ def test_a_users_own_app_fixture_wins(strict_pytester: pytest.Pytester) -> None:
             " (did you mean 'settings'?)",
         ),
         (
+            "@pytest.mark.app_factory('json.decodr:loads')",
+            "@pytest.mark.app_factory: cannot import 'json.decodr': ModuleNotFoundError: No module named 'json.decodr'"
+            " (did you mean 'decoder'?)",
+        ),
+        (
             "@pytest.mark.app_factory('settings.sub:create_app')",
             "@pytest.mark.app_factory: cannot import 'settings.sub': ModuleNotFoundError: No module named"
             " 'settings.sub'; 'settings' is not a package",
@@ -361,6 +366,7 @@ def test_a_users_own_app_fixture_wins(strict_pytester: pytest.Pytester) -> None:
         "unknown-module",
         "unknown-name",
         "misspelt-module",
+        "misspelt-submodule",
         "not-a-package",
         "not-callable",
     ],
