@@ -124,7 +124,7 @@ class MockIdP:
         """The default user: the first one configured."""
         user = self.default_user()
         if user is None:
-            raise LookupError("this provider has no users; add one with add_user()")
+            raise NotRegisteredError("this provider has no users; add one with add_user()")
         return user
 
     @property
@@ -132,7 +132,7 @@ class MockIdP:
         """The default client: the first one configured."""
         for client in self.clients.values():
             return client
-        raise LookupError("this provider has no clients; add one with add_client()")
+        raise NotRegisteredError("this provider has no clients; add one with add_client()")
 
     def default_user(self) -> User | None:
         return self.context.default_user()

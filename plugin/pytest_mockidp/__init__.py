@@ -54,11 +54,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "mockidp(**options): configure this test's provider; options are ProviderConfig fields"
-        " (users, clients, algorithm, issuer, strict, interactive, ...). See README.md#configuration",
+        " (users, clients, algorithm, issuer, strict, interactive, ...); see: python -m mockidp docs configuration",
     )
     config.addinivalue_line(
         "markers",
         "app_factory(factory, *args, **kwargs): build the `app` fixture by calling factory ('package.module:name',"
-        " or a callable; a callable alone goes in .with_args(create_app)) with these arguments."
-        " See README.md#the-app-fixture",
+        " or a callable; a callable alone goes in .with_args(create_app)) with these arguments;"
+        " see: python -m mockidp docs the-app-fixture",
     )

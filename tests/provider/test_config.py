@@ -429,9 +429,10 @@ def test_find_user_answers_none_for_a_stranger(provider: MockIdP) -> None:
 def test_without_users_or_clients_the_defaults_say_what_to_do(key_pool: KeyPool) -> None:
     idp = MockIdP(ProviderConfig(users=(), clients=()), keys=key_pool)
 
-    with pytest.raises(LookupError, match=r"^this provider has no users; add one with add_user\(\)$"):
+    see = r"\nsee: python -m mockidp docs users-and-clients$"
+    with pytest.raises(LookupError, match=r"^this provider has no users; add one with add_user\(\)" + see):
         _ = idp.user
-    with pytest.raises(LookupError, match=r"^this provider has no clients; add one with add_client\(\)$"):
+    with pytest.raises(LookupError, match=r"^this provider has no clients; add one with add_client\(\)" + see):
         _ = idp.client
 
 
