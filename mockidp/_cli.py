@@ -22,8 +22,9 @@ from mockidp._provider import MockIdP
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
-#: The standalone server shows its login form unless told not to; the library logs in at once.
-CLI_DEFAULTS: dict[str, Any] = {"interactive": True}
+#: The standalone server shows its login form unless told not to; the library logs in at once. It may run
+#: for hours under load, so it keeps the last 1,000 requests, codes, tokens and sessions of each kind.
+CLI_DEFAULTS: dict[str, Any] = {"interactive": True, "state_limit": 1000, "request_log_limit": 1000}
 CLI_HELP = {
     "issuer": "issuer URL to announce (default: the server's own loopback URL)",
     "interactive": "show a login form instead of logging the first user in at once (default: on)",
@@ -87,19 +88,9 @@ def describe(idp: MockIdP, out: TextIO) -> None:
     print("\n".join(lines), file=out, flush=True)
 
 
-#: A standalone server keeps the last this many requests in ``idp.requests``: it may run for hours under
-#: load, and nobody reads its log.
-SERVE_LOG_LIMIT = 1000
-#: ... and the last this many of each of its codes, access tokens, refresh tokens and IdP sessions
-#: (``ProviderState.limit``): each login leaves one of each behind, kept for up to a day otherwise.
-SERVE_STATE_LIMIT = 1000
-
-
 def provider(values: dict[str, Any]) -> MockIdP:
-    """The provider ``mockidp serve`` runs: its log and its state bounded, for a server that runs for hours."""
-    idp = MockIdP(ProviderConfig.from_dict(values), request_log_limit=SERVE_LOG_LIMIT)
-    idp.state.limit = SERVE_STATE_LIMIT
-    return idp
+    """The provider ``mockidp serve`` runs, from its options."""
+    return MockIdP(ProviderConfig.from_dict(values))
 
 
 def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -253,6 +253,11 @@ class ProviderConfig:
     strict: bool = False
     password_grant: bool = False
     cors_origins: tuple[str, ...] = ()
+    #: The most codes, access tokens, refresh tokens and IdP sessions kept of each kind (spent ones, then
+    #: the oldest, go first); ``None`` keeps everything until it expires. ``mockidp serve`` keeps 1,000.
+    state_limit: int | None = None
+    #: The most requests ``MockIdP.requests`` keeps, the newest; ``None`` keeps every one.
+    request_log_limit: int | None = None
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.issuer) if isinstance(self.issuer, str) else None
@@ -293,6 +298,12 @@ class ProviderConfig:
             value = getattr(self, name)
             if not isinstance(value, bool):  # "false" would be truthy: refuse it rather than guess
                 raise ConfigError(f"ProviderConfig.{name} must be true or false, got {value!r}")
+        for name in ("state_limit", "request_log_limit"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ConfigError(
+                    f"ProviderConfig.{name} must be a whole number of at least 1 (or None), got {value!r}"
+                )
         audience = self.access_token_audience
         if audience is not None and (not isinstance(audience, str) or not audience):
             raise ConfigError(f"ProviderConfig.access_token_audience must be a non-empty string, got {audience!r}")

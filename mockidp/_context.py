@@ -43,10 +43,11 @@ class Context:
         for client in self.clients.values():
             self._publish_key_for(client)
         self.state = ProviderState(issuer=config.issuer)
+        self.state.limit = config.state_limit
         self.minter = TokenMinter(config, self.keys, self.state, clock)
         self.faults = Faults()
         self.controls = Controls()
-        self.requests = RequestLog(request_log_limit)
+        self.requests = RequestLog(request_log_limit if request_log_limit is not None else config.request_log_limit)
         self.lock = threading.Lock()
 
     # -- where the provider is ------------------------------------------------------------------

@@ -39,6 +39,8 @@ FIELD_HELP = {
     "strict": "also reject what RFC 9700 says clients should not do (no PKCE, plain PKCE, no state, no nonce)",
     "password_grant": "enable the resource owner password grant",
     "cors_origins": "an origin browsers may call the token, userinfo, JWKS and discovery endpoints from (repeatable)",
+    "state_limit": "most codes, access and refresh tokens and IdP sessions kept of each kind (spent, then oldest go)",
+    "request_log_limit": "most requests kept in the request log (the newest)",
 }
 
 _FLAG_NAMES = {"users": "user", "clients": "client", "cors_origins": "cors-origin"}
@@ -90,6 +92,8 @@ def options() -> Iterator[Option]:
             yield Option(field.name, flag, "bool", common)
         elif annotation is int:
             yield Option(field.name, flag, "value", {**common, "type": int, "metavar": "SECONDS"})
+        elif annotation == int | None:
+            yield Option(field.name, flag, "value", {**common, "type": int, "metavar": "COUNT"})
         elif get_origin(annotation) is typing.Literal:
             yield Option(field.name, flag, "value", {**common, "choices": get_args(annotation)})
         elif get_origin(annotation) is tuple:

@@ -13,7 +13,8 @@ from tests.plugin.conftest import Ini
 
 KNOWN = (
     "access_token_audience, access_token_ttl, algorithm, clients, code_ttl, cors_origins, id_token_ttl,"
-    " interactive, issuer, password_grant, refresh_token_ttl, session_ttl, strict, users"
+    " interactive, issuer, password_grant, refresh_token_ttl, request_log_limit, session_ttl, state_limit,"
+    " strict, users"
 )
 
 

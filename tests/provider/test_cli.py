@@ -37,7 +37,7 @@ def test_every_provider_option_has_a_documented_flag(capsys: pytest.CaptureFixtu
 
 def test_no_options_gives_the_defaults_with_the_login_form_on() -> None:
     config = ProviderConfig.from_dict(values())
-    assert config == ProviderConfig(interactive=True)
+    assert config == ProviderConfig(interactive=True, state_limit=1000, request_log_limit=1000)
 
 
 def test_flags_map_onto_provider_config() -> None:

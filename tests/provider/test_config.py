@@ -19,7 +19,8 @@ ISSUER_ERROR = "issuer must be an http(s) URL with a host and no query or fragme
 TTLS = ("access_token_ttl", "id_token_ttl", "refresh_token_ttl", "code_ttl", "session_ttl")
 OPTIONS = (
     "access_token_audience, access_token_ttl, algorithm, clients, code_ttl, cors_origins, id_token_ttl,"
-    " interactive, issuer, password_grant, refresh_token_ttl, session_ttl, strict, users"
+    " interactive, issuer, password_grant, refresh_token_ttl, request_log_limit, session_ttl, state_limit,"
+    " strict, users"
 )
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import httpx2
 import pytest
 
-from mockidp import KeyPool, MockIdP
-from mockidp._cli import SERVE_LOG_LIMIT, SERVE_STATE_LIMIT, provider
+from mockidp import ConfigError, KeyPool, MockIdP, ProviderConfig
+from mockidp._cli import build_parser, config_values, provider
 from tests.flows import REDIRECT_URI, Browser, auth_request, callback_params, client_auth, token_request
 
 
@@ -208,7 +208,24 @@ def test_a_limit_must_be_a_positive_whole_number(provider: MockIdP, limit: objec
 
 
 def test_mockidp_serve_bounds_its_log_and_its_state() -> None:
-    idp = provider({"interactive": False})
+    idp = provider(config_values(build_parser().parse_args(["serve"])))
 
-    assert (idp.requests.limit, idp.state.limit) == (SERVE_LOG_LIMIT, SERVE_STATE_LIMIT)
-    assert idp.state.codes.limit == idp.state.sessions.limit == SERVE_STATE_LIMIT
+    assert (idp.requests.limit, idp.state.limit) == (1000, 1000)
+    assert idp.state.codes.limit == idp.state.sessions.limit == 1000
+
+
+def test_the_limits_are_provider_options() -> None:
+    idp = provider(
+        config_values(build_parser().parse_args(["serve", "--state-limit", "50", "--request-log-limit", "7"]))
+    )
+
+    assert (idp.requests.limit, idp.state.limit, idp.state.refresh_tokens.limit) == (7, 50, 50)
+    assert MockIdP(ProviderConfig(state_limit=3)).state.access_tokens.limit == 3
+
+
+@pytest.mark.parametrize("name", ["state_limit", "request_log_limit"])
+@pytest.mark.parametrize("value", [0, True, 2.5])
+def test_a_limit_option_must_be_a_positive_whole_number(name: str, value: object) -> None:
+    with pytest.raises(ConfigError) as caught:
+        ProviderConfig.from_dict({name: value})
+    assert str(caught.value) == f"ProviderConfig.{name} must be a whole number of at least 1 (or None), got {value!r}"
