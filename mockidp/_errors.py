@@ -74,9 +74,9 @@ class MockidpError(Exception):
     #: The README section (``python -m mockidp docs <topic>``) that explains the error.
     topic: ClassVar[str] = "error-messages"
 
-    def __init__(self, *args: Any) -> None:
+    def __init__(self, *args: Any, topic: str | None = None) -> None:
         super().__init__(*args)
-        self.add_note(see(self.topic))
+        self.add_note(see(topic or self.topic))
 
 
 def hide_frames(excinfo: Any) -> bool:

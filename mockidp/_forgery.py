@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mockidp._errors import hide_frames, unknown
+from mockidp._errors import ConfigError, hide_frames, unknown
 
 #: Under pytest, an error raised at the test author shows their line, not these frames.
 __tracebackhide__ = hide_frames
@@ -172,5 +172,6 @@ def forge_access_token(idp: MockIdP, kind: str, **issue: Any) -> ForgedToken:
 
 
 def check_kind(kind: str, kinds: dict[str, str]) -> None:
+    """A ``ConfigError`` (a ``ValueError``) naming the nearest kind, for a kind that is not one of ``kinds``."""
     if kind not in kinds:
-        raise ValueError(unknown("kind", kind, kinds))
+        raise ConfigError(unknown("kind", kind, kinds), topic="bad-tokens")

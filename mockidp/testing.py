@@ -508,7 +508,7 @@ def _bearer_cases(idp: MockIdP, refuses: Iterable[str] | None, issue: dict[str, 
     kinds = list(FORGE_KINDS) if refuses is None else list(refuses)
     for kind in kinds:
         if kind not in FORGE_KINDS:
-            raise ConfigError(f"assert_api(refuses=...): {unknown('kind', kind, FORGE_KINDS)}")
+            raise ConfigError(f"assert_api(refuses=...): {unknown('kind', kind, FORGE_KINDS)}", topic="api-tokens")
     valid = idp.issue_tokens(**issue, refresh_token=False).access_token
     return [("valid", valid), *((kind, str(idp.forge(kind, **issue))) for kind in kinds)]
 

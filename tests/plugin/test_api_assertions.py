@@ -173,7 +173,7 @@ def test_an_unknown_kind_names_the_nearest(with_apps: pytest.Pytester) -> None:
         "mockidp.ConfigError: assert_api(refuses=...): unknown kind 'expird' (did you mean 'expired'?); choose one of"
         " expired, not_yet_valid, wrong_issuer, wrong_audience, bad_signature, alg_none, unknown_kid,"
         " hs256_public_key, missing_sub, missing_exp",
-        "see: python -m mockidp docs configuration",
+        "see: python -m mockidp docs api-tokens",
     )
 
 

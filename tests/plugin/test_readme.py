@@ -156,6 +156,7 @@ def _topics_pointed_at() -> set[str]:
         topics.update(re.findall(r"\bsee\(\"([\w-]+)\"\)", source))
         topics.update(re.findall(r"^\s+topic(?:: ClassVar\[str\])? = \"([\w-]+)\"", source, re.MULTILINE))
         topics.update(re.findall(r"mockidp docs ([a-z][\w-]+)", source))
+        topics.update(re.findall(r"\btopic=\"([\w-]+)\"", source))
         topics.update(re.findall(r"_fail\([^()]*(?:\([^()]*\)[^()]*)*,\s*\"([\w-]+)\",?\s*\)", source))
     return topics
 
@@ -164,5 +165,5 @@ def test_every_topic_an_error_points_at_is_a_readme_section() -> None:
     topics = _topics_pointed_at()
     anchors = {s.topic for s in sections(README)}
 
-    assert {"assertions", "configuration", "simulated-logins", "the-app-fixture", "idp_env"} <= topics
+    assert {"assertions", "configuration", "simulated-logins", "the-app-fixture", "idp_env", "bad-tokens"} <= topics
     assert sorted(topics - anchors) == []

@@ -85,6 +85,7 @@ def test_an_unknown_tamper_kind_lists_the_kinds(with_apps: pytest.Pytester) -> N
             assert str(raised.value) == (
                 "unknown kind 'signatur' (did you mean 'signature'?); choose one of nonce, iss, aud, signature,"
                 " expired, alg_none, unknown_kid, at_hash")
+            assert raised.value.__notes__ == ["see: python -m mockidp docs bad-tokens"]
         """
     )
 
