@@ -94,6 +94,12 @@ class ConfigError(MockidpError, ValueError):
     topic = "configuration"
 
 
+class ArgumentError(MockidpError, TypeError):
+    """A mockidp call got an argument of the wrong kind; the message says what it takes."""
+
+    __module__ = "mockidp"
+
+
 class NotRegisteredError(MockidpError, LookupError):
     """A test named a user or a client the provider does not know; the message says how to add it."""
 

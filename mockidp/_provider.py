@@ -21,7 +21,7 @@ from mockidp._config import Client, ProviderConfig, User
 from mockidp._context import Context
 from mockidp._endpoints import find
 from mockidp._endpoints.discovery import OIDC_WELL_KNOWN
-from mockidp._errors import ErrorCode, NotRegisteredError, hide_frames, nearest
+from mockidp._errors import ArgumentError, ConfigError, ErrorCode, NotRegisteredError, hide_frames, nearest
 from mockidp._faults import Fault
 from mockidp._intercept import intercept
 from mockidp._keys import KeyPool
@@ -78,7 +78,7 @@ class MockIdP:
     ) -> None:
         config = config if config is not None else ProviderConfig()
         if not isinstance(config, ProviderConfig):
-            raise TypeError(f"config must be a ProviderConfig, got {type(config).__name__}")
+            raise ArgumentError(f"config must be a ProviderConfig, got {type(config).__name__}", topic="the-library")
         #: What the endpoints see of this provider (``mockidp._context``); the attributes below are its parts.
         self.context = Context(
             config, keys=keys or KeyPool(), clock=clock or system_clock, request_log_limit=request_log_limit
@@ -142,7 +142,7 @@ class MockIdP:
         if isinstance(user, str):
             user = User.named(user, **claims)
         elif claims:
-            raise TypeError("pass claims with a username, not with a User object")
+            raise ArgumentError("pass claims with a username, not with a User object", topic="users-and-clients")
         return self.context.add_user(user)
 
     def add_client(self, client: Client) -> Client:
@@ -224,9 +224,9 @@ class MockIdP:
         scopes = tuple(scope.split()) if isinstance(scope, str) else tuple(scope)
         reserved = sorted(set(claims or {}) & PROTECTED_CLAIMS)
         if reserved:
-            raise ValueError(f"claims may not set {', '.join(reserved)}: mockidp sets them itself")
+            raise ConfigError(f"claims may not set {', '.join(reserved)}: mockidp sets them itself", topic="api-tokens")
         if expires_in is not None and (isinstance(expires_in, bool) or not isinstance(expires_in, int)):
-            raise TypeError(f"expires_in must be a whole number of seconds, got {expires_in!r}")
+            raise ArgumentError(f"expires_in must be a whole number of seconds, got {expires_in!r}", topic="api-tokens")
         grant = Grant(
             client=self._client_arg(client),
             user=self._user_arg(user),
@@ -313,12 +313,16 @@ class MockIdP:
 
     def _adhoc_user(self, user: User | str | Mapping[str, Any] | None, claims: dict[str, Any]) -> User:
         if isinstance(user, (User, Mapping)):
-            raise TypeError("pass claims with a username (or alone), not with a User or a mapping")
+            raise ArgumentError(
+                "pass claims with a username (or alone), not with a User or a mapping", topic="simulated-logins"
+            )
         if user is None:
             user = str(claims.pop("sub", None) or f"user-{len(self.users) + 1}")
         existing = self.find_user(user)
         if existing is not None:
-            raise ValueError(f"user {user!r} already exists; log it in by name, without claims")
+            raise ConfigError(
+                f"user {user!r} already exists; log it in by name, without claims", topic="simulated-logins"
+            )
         return self.add_user(user, **claims)
 
     def login(

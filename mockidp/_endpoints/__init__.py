@@ -28,9 +28,11 @@ from mockidp._endpoints import (
     token,
     userinfo,
 )
-from mockidp._errors import unknown
+from mockidp._errors import ConfigError, hide_frames, unknown
 from mockidp._exchange import Exchange
 from mockidp._journal import Endpoint as EndpointName
+
+__tracebackhide__ = hide_frames
 
 Handler = Callable[[Exchange], Awaitable[Response]]
 
@@ -83,7 +85,7 @@ def find(name: str) -> Endpoint:
     """The endpoint named ``name`` or listed under the metadata key ``name``, or a ``ValueError``."""
     found = BY_NAME.get(name) or BY_METADATA.get(name)
     if found is None:
-        raise ValueError(unknown("endpoint", name, [*NAMES, *BY_METADATA]))
+        raise ConfigError(unknown("endpoint", name, [*NAMES, *BY_METADATA]), topic="endpoints")
     return found
 
 
