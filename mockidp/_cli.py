@@ -73,12 +73,14 @@ def config_values(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
-def describe(idp: MockIdP, out: TextIO) -> None:
+def describe(idp: MockIdP, out: TextIO, listening: str | None = None) -> None:
     lines = [
         f"mockidp serving {idp.issuer}",
         f"  metadata:  {idp.metadata_url}",
         f"  jwks:      {idp.jwks_uri}",
     ]
+    if listening is not None and listening != idp.issuer:  # an --issuer of its own: say where it listens too
+        lines.append(f"  listening: {listening}")
     for client in idp.clients.values():
         secret = client.client_secret if client.client_secret is not None else "(public client: none, PKCE)"
         lines.append(f"  client:    {client.client_id}  secret: {secret}")
@@ -107,8 +109,8 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         # An issuer the user named is kept (a proxy may front it); otherwise the loopback URL is the issuer.
-        with idp.serve(args.host, args.port, keep_issuer="issuer" in values):
-            describe(idp, out)
+        with idp.serve(args.host, args.port, keep_issuer="issuer" in values) as listening:
+            describe(idp, out, listening)
             stop.wait()
     finally:
         for sig, handler in previous.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -254,3 +255,29 @@ def test_a_readiness_poll_never_sees_another_issuer_than_the_one_served() -> Non
         errors = process.stderr.read()
         process.stderr.close()
     assert seen == [issuer] * 50, errors
+
+
+def test_with_an_issuer_of_its_own_the_server_also_says_where_it_listens() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockidp", "serve", "--port", "0", "--issuer", "https://idp.example/realms/r"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline().rstrip() for _ in range(4)]
+        listening = lines[3].split()[-1]
+        metadata = httpx2.get(f"{listening}/.well-known/openid-configuration").json()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        assert process.stdout is not None
+        process.stdout.close()
+    assert lines[:3] == [
+        "mockidp serving https://idp.example/realms/r",
+        "  metadata:  https://idp.example/realms/r/.well-known/openid-configuration",
+        "  jwks:      https://idp.example/realms/r/jwks",
+    ]
+    assert re.fullmatch(r"  listening: http://127\.0\.0\.1:\d+/realms/r", lines[3])
+    assert metadata["issuer"] == "https://idp.example/realms/r"
