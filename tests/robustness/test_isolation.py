@@ -12,7 +12,7 @@ import pytest
 
 from tests.plugin.conftest import STRICT_INI
 
-SUITE = '''
+SUITE = """
 import json
 import secrets
 from pathlib import Path
@@ -84,7 +84,7 @@ def test_second(idp):
     claims = jwt.decode(tokens.json()["id_token"], KeySet.import_key_set(idp.jwks())).claims
     assert (claims["sub"], claims["iss"]) == ("alice", idp.issuer)
     assert [u.sub for u in idp.users.values()] == ["alice"]
-'''
+"""
 
 
 @pytest.fixture
