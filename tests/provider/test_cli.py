@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -201,21 +202,23 @@ def test_the_server_prints_where_it_is_and_serves_until_terminated(server: subpr
     assert server.stdout.read() == "mockidp stopped.\n"
 
 
-def test_binding_beyond_loopback_warns() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mockidp", "serve", "--host", "0.0.0.0", "--port", "0"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+@contextlib.contextmanager
+def mockidp_serve(*argv: str, stop: signal.Signals = signal.SIGTERM) -> Iterator[subprocess.Popen[str]]:
+    """``python -m mockidp serve ARGV`` with its output piped, stopped by ``stop`` when the block ends."""
+    process = subprocess.Popen(  # noqa: S603 - our own command line
+        [sys.executable, "-m", "mockidp", "serve", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
+        yield process
+    finally:
+        process.send_signal(stop)
+        process.communicate(timeout=30)
+
+
+def test_binding_beyond_loopback_warns() -> None:
+    with mockidp_serve("--host", "0.0.0.0", "--port", "0", stop=signal.SIGINT) as process:
         assert process.stderr is not None
         warning = process.stderr.readline()
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
-        assert process.stderr is not None
-        process.stderr.close()
     assert warning.startswith("mockidp: WARNING: listening on 0.0.0.0, not loopback. mockidp is a test tool")
 
 
@@ -232,14 +235,8 @@ def test_a_readiness_poll_never_sees_another_issuer_than_the_one_served() -> Non
     authlib does, would otherwise refuse every ID token)."""
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(  # noqa: S603 - our own command line
-        [sys.executable, "-m", "mockidp", "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     seen: list[str] = []
-    try:
+    with mockidp_serve("--port", str(port)) as process:
         while len(seen) < 50:
             try:  # urllib, as a container health check would use: a socket of its own, no pooling
                 with urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration", timeout=10) as answer:
@@ -248,32 +245,15 @@ def test_a_readiness_poll_never_sees_another_issuer_than_the_one_served() -> Non
                 if process.poll() is not None:
                     break
                 # not listening yet: ask again at once, as a tight health check does
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-        assert process.stderr is not None
-        errors = process.stderr.read()
-        process.stderr.close()
-    assert seen == [issuer] * 50, errors
+    assert seen == [issuer] * 50
 
 
 def test_with_an_issuer_of_its_own_the_server_also_says_where_it_listens() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mockidp", "serve", "--port", "0", "--issuer", "https://idp.example/realms/r"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
+    with mockidp_serve("--port", "0", "--issuer", "https://idp.example/realms/r") as process:
         assert process.stdout is not None
         lines = [process.stdout.readline().rstrip() for _ in range(4)]
         listening = lines[3].split()[-1]
         metadata = httpx2.get(f"{listening}/.well-known/openid-configuration").json()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-        assert process.stdout is not None
-        process.stdout.close()
     assert lines[:3] == [
         "mockidp serving https://idp.example/realms/r",
         "  metadata:  https://idp.example/realms/r/.well-known/openid-configuration",
