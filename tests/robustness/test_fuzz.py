@@ -424,7 +424,11 @@ def test_no_request_crashes_mockidp_serve(served: str, batch: list[dict[str, Any
         for request in batch:
             try:
                 response = target.send(request)
-            except httpx2.LocalProtocolError:  # what h11 will not put on the wire (the raw tests send it)
+            except Exception as exc:
+                # What h11 will not put on the wire (the raw tests send it). By name: pytester runs elsewhere in
+                # the suite re-import httpcore2, whose error then escapes httpx2's mapping as httpcore2's own.
+                if type(exc).__name__ != "LocalProtocolError":
+                    raise
                 continue
             check(response, request["method"])
         target.login()
