@@ -39,6 +39,9 @@ FIELD_HELP = {
     "strict": "also reject what RFC 9700 says clients should not do (no PKCE, plain PKCE, no state, no nonce)",
     "password_grant": "enable the resource owner password grant",
     "cors_origins": "an origin browsers may call the token, userinfo, JWKS and discovery endpoints from (repeatable)",
+    "require_pushed_authorization_requests": "accept authorization requests only through the PAR endpoint (RFC 9126)",
+    "request_uri_ttl": "lifetime of a pushed authorization request's request_uri, seconds",
+    "dpop_nonce": "make DPoP proofs carry a nonce from the provider (RFC 9449 section 8)",
 }
 
 _FLAG_NAMES = {"users": "user", "clients": "client", "cors_origins": "cors-origin"}
