@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 from joserfc import jws, jwt
 from joserfc.errors import BadSignatureError, JoseError, SecurityWarning
 from joserfc.jwk import import_key
+from joserfc.jws import JWSRegistry
 
 from mockidp._config import Client
 from mockidp._errors import ErrorCode, OAuthError, wire_text
@@ -45,6 +46,8 @@ MAX_AHEAD = 60
 #: How long a nonce the provider issued stays good.
 NONCE_TTL = 300
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: The largest proof header taken: a public RSA-4096 JWK in it is about 1,000 bytes (joserfc stops at 512).
+MAX_HEADER_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -97,8 +100,10 @@ def check_proof(ex: Exchange, *, access_token: str | None = None, resource: bool
     if len(values) > 1:
         raise bad(f"send one DPoP header, got {len(values)} (RFC 9449 section 4.3)")
     proof = values[0].strip()
+    registry = JWSRegistry(algorithms=list(ALGORITHMS))
+    registry.max_header_length = MAX_HEADER_BYTES
     try:
-        header = dict(jws.extract_compact(proof.encode("utf-8")).headers())
+        header = dict(jws.extract_compact(proof.encode("utf-8"), registry=registry).headers())
     except (JoseError, ValueError, TypeError) as exc:
         raise bad(f"the DPoP proof is not a signed JWT in compact form ({exc}); see RFC 9449 section 4.2") from None
     if header.get("typ") != TYP:
@@ -115,7 +120,7 @@ def check_proof(ex: Exchange, *, access_token: str | None = None, resource: bool
         key = import_key(dict(jwk))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SecurityWarning)
-            claims = dict(jwt.decode(proof, key, algorithms=[str(alg)]).claims)
+            claims = dict(jwt.decode(proof, key, algorithms=[str(alg)], registry=registry).claims)
     except BadSignatureError:
         raise bad("the DPoP proof's signature does not verify with the jwk in its header") from None
     except (JoseError, ValueError, TypeError, KeyError) as exc:

@@ -42,7 +42,7 @@ def dpop_proof(
     )
 
 
-def request_object(client: Client, issuer: str, key: Key | None = None, **claims: Any) -> str:
+def request_object(client: Client, issuer: str, *, key: Key | None = None, **claims: Any) -> str:
     """A request object of ``client`` for the provider ``issuer``: signed with its secret (HS256) unless
     ``key`` is given; ``claims`` override (``None`` drops a claim)."""
     signing = key if key is not None else OctKey.import_key(client.client_secret or "")
