@@ -42,7 +42,7 @@ def dpop_proof(
     )
 
 
-def request_object(client: Client, issuer: str, *, key: Key | None = None, **claims: Any) -> str:
+def request_object(client: Client, issuer: str, claims: dict[str, Any] | None = None, *, key: Key | None = None) -> str:
     """A request object of ``client`` for the provider ``issuer``: signed with its secret (HS256) unless
     ``key`` is given; ``claims`` override (``None`` drops a claim)."""
     signing = key if key is not None else OctKey.import_key(client.client_secret or "")
@@ -53,7 +53,7 @@ def request_object(client: Client, issuer: str, *, key: Key | None = None, **cla
         "aud": issuer,
         "exp": int(time.time()) + 300,
     }
-    body.update(claims)
+    body.update(claims or {})
     header: dict[str, Any] = {"alg": alg, "typ": "oauth-authz-req+jwt"}
     if key is not None and key.kid is not None:
         header["kid"] = key.kid

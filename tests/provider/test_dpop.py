@@ -426,7 +426,7 @@ def test_par_request_object_code_dpop_and_userinfo_over_a_socket(key_pool: KeyPo
     with idp.serve() as issuer, httpx2.Client(verify=TLS) as http:
         meta = http.get(issuer + "/.well-known/openid-configuration").json()
         request = auth_request(idp)
-        signed = request_object(confidential, issuer, **request.params)
+        signed = request_object(confidential, issuer, request.params)
         pushed = http.post(
             meta["pushed_authorization_request_endpoint"],
             data={"request": signed},
