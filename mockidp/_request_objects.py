@@ -59,7 +59,7 @@ def _key_for(client: Client, alg: str) -> Any:
     try:
         return KeySet.import_key_set(dict(jwks))  # type: ignore[arg-type]
     except (JoseError, ValueError, TypeError, KeyError) as exc:
-        raise _bad(f"client {client.client_id!r}'s jwks is not a usable JWK Set ({exc})") from None
+        raise _bad(f"the jwks of client {client.client_id!r} is not a usable JWK Set ({exc})") from None
 
 
 def verify(ctx: Context, client: Client, token: str) -> dict[str, Any]:
@@ -89,10 +89,10 @@ def verify(ctx: Context, client: Client, token: str) -> dict[str, Any]:
     except BadSignatureError:
         what = "client_secret" if alg in SECRET_ALGORITHMS else "jwks"
         raise _bad(
-            f"the request object's signature does not verify with client {client.client_id!r}'s {what}"
+            f"the request object's signature does not verify with the {what} of client {client.client_id!r}"
         ) from None
     except (JoseError, ValueError, TypeError) as exc:
-        raise _bad(f"the request object could not be verified ({exc}); see {_SPEC}") from None
+        raise _bad(f"the request object could not be verified ({str(exc).rstrip(': ')}); see {_SPEC}") from None
     _check_claims(ctx, client, claims)
     return claims
 
@@ -134,7 +134,7 @@ def parameters(claims: Mapping[str, Any]) -> dict[str, str]:
         elif isinstance(value, dict):
             params[name] = json.dumps(value, separators=(",", ":"))
         else:
-            raise _bad(f"request object claim {name!r} must be a string, got {json.dumps(value)}")
+            raise _bad(f"request object claim {name!r} must be a string, got {type(value).__name__} {value!r}")
     return params
 
 

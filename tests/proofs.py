@@ -60,9 +60,9 @@ def request_object(client: Client, issuer: str, claims: dict[str, Any] | None = 
     return jwt.encode(header, {k: v for k, v in body.items() if v is not None}, signing)
 
 
-def with_jwks(client: Client, *keys: ECKey | RSAKey) -> Client:
+def with_jwks(client: Client, *keys: ECKey | RSAKey | dict[str, Any]) -> Client:
     """``client`` with its public keys registered as ``jwks`` (RFC 7591 §2), where request objects are verified."""
-    jwks = {"keys": [dict(k.as_dict(private=False)) for k in keys]}
+    jwks = {"keys": [k if isinstance(k, dict) else dict(k.as_dict(private=False)) for k in keys]}
     if "jwks" in {f.name for f in dataclasses.fields(Client)}:
         changes: dict[str, Any] = {"jwks": jwks}
         return dataclasses.replace(client, **changes)
