@@ -18,8 +18,9 @@ DEFAULT_URIS = ("http://testserver/*", "http://localhost/*", "http://127.0.0.1/*
 ISSUER_ERROR = "issuer must be an http(s) URL with a host and no query or fragment (OIDC Discovery section 2), got {!r}"
 TTLS = ("access_token_ttl", "id_token_ttl", "refresh_token_ttl", "code_ttl", "session_ttl")
 OPTIONS = (
-    "access_token_audience, access_token_ttl, algorithm, clients, code_ttl, cors_origins, id_token_ttl,"
-    " interactive, issuer, password_grant, refresh_token_ttl, session_ttl, strict, users"
+    "access_token_audience, access_token_ttl, algorithm, clients, code_ttl, cors_origins, dpop_nonce, id_token_ttl,"
+    " interactive, issuer, password_grant, refresh_token_ttl, request_uri_ttl, require_pushed_authorization_requests,"
+    " session_ttl, strict, users"
 )
 
 
@@ -206,8 +207,8 @@ def test_from_dict_reads_users_and_clients_tables() -> None:
         (
             {"clients": [{"client_id": "web", "secret": "s"}]},
             "unknown Client option 'secret' (did you mean 'client_secret'?); choose one of client_id, client_secret,"
-            " grant_types, id_token_signed_response_alg,"
-            " post_logout_redirect_uris, redirect_uris, scope, token_endpoint_auth_method",
+            " dpop_bound_access_tokens, grant_types, id_token_signed_response_alg, post_logout_redirect_uris,"
+            " redirect_uris, require_pushed_authorization_requests, scope, token_endpoint_auth_method",
         ),
         ({"users": [{"name": "Bob"}]}, "a user needs a 'sub' claim; got the keys ['name']"),
         ({"users": "bob"}, "users must be a list of tables or specs, got 'bob'"),
