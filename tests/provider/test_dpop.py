@@ -212,6 +212,9 @@ BAD_PROOFS: list[tuple[str, Any, str]] = [
     ("htu", lambda: dpop_proof(KEY, "POST", "https://idp.mockidp.test/userinfo"),
      "the DPoP proof's htu is 'https://idp.mockidp.test/userinfo', but the request went to"
      " 'https://idp.mockidp.test/token' (RFC 9449 section 4.3)"),
+    ("ipv6", lambda: dpop_proof(KEY, "POST", "https://[::1]:8443/token"),
+     "the DPoP proof's htu is 'https://[::1]:8443/token', but the request went to 'https://idp.mockidp.test/token'"
+     " (RFC 9449 section 4.3)"),
     ("old", lambda: dpop_proof(KEY, "POST", TOKEN, iat=int(time.time()) - 301),
      "the DPoP proof is too old: its iat is more than 300 s before the provider's clock"),
     ("ahead", lambda: dpop_proof(KEY, "POST", TOKEN, iat=int(time.time()) + 61),

@@ -489,3 +489,13 @@ def test_authlib_pushes_and_sends_the_request_uri(routed: MockIdP) -> None:
     assert pushed_answer.status_code == 201
     assert token["scope"] == "openid profile"
     assert "id_token" in token
+
+
+def test_under_a_state_limit_used_request_uris_are_forgotten_first(provider: MockIdP) -> None:
+    provider.state.limit = 16
+    used = pushed(provider, auth_request(provider))
+    by_reference(provider, used)
+
+    kept = [pushed(provider, auth_request(provider)) for _ in range(16)]
+
+    assert list(provider.state.pushed_requests) == kept[1:]

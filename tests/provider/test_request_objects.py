@@ -251,3 +251,13 @@ def test_discovery_says_request_objects_are_supported(provider: MockIdP) -> None
         "HS384",
         "HS512",
     ]
+
+
+def test_object_valued_claims_become_json_parameters(provider: MockIdP) -> None:
+    request = auth_request(provider)
+    claims = {"userinfo": {"email": {"essential": True}}}
+
+    response = authorize(provider, {**request.params, "request": signed(claims=claims)})
+
+    assert "code" in callback_params(response)
+    assert provider.requests[-1].params["claims"] == '{"userinfo":{"email":{"essential":true}}}'
