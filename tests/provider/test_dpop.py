@@ -464,3 +464,27 @@ def test_par_request_object_code_dpop_and_userinfo_over_a_socket(key_pool: KeyPo
     assert (info.status_code, info.json()["sub"]) == (200, "alice")
     assert [r.endpoint for r in idp.requests][-5:] == ["par", "authorize", "token", "token", "userinfo"]
     assert idp.requests.filter(endpoint="par")[0].request_object is True
+
+
+def test_a_browser_may_send_proofs_and_read_nonces(key_pool: KeyPool) -> None:
+    idp = make(key_pool, cors_origins=("https://spa.example",), dpop_nonce=True)
+    with httpx2.Client(transport=idp.transport(httpx2)) as client:
+        preflight = client.options(
+            TOKEN,
+            headers={
+                "Origin": "https://spa.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type, dpop",
+            },
+        )
+        challenged = client.post(
+            TOKEN,
+            data={"grant_type": "client_credentials"},
+            auth=CREDENTIALS,
+            headers={"Origin": "https://spa.example", "DPoP": dpop_proof(KEY, "POST", TOKEN)},
+        )
+
+    assert preflight.status_code == 200
+    assert "DPoP" in preflight.headers["access-control-allow-headers"]
+    assert challenged.headers["access-control-expose-headers"] == "DPoP-Nonce, WWW-Authenticate"
+    assert challenged.headers["dpop-nonce"]
