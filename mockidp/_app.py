@@ -65,7 +65,8 @@ def create_app(ctx: Context) -> Starlette:
             request_response(run),
             allow_origins=origins,
             allow_methods=methods,
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", "DPoP"],  # DPoP: RFC 9449 section 4.1
+            expose_headers=["DPoP-Nonce", "WWW-Authenticate"],  # a browser client reads nonces (section 8)
             max_age=600,
         )
         return Route(path, app, methods=[*methods, "OPTIONS"], name=f"{endpoint.name}:{path}")

@@ -119,6 +119,10 @@ class Client:
     token_endpoint_auth_method: AuthMethod | None = None
     scope: tuple[str, ...] | None = None
     id_token_signed_response_alg: Algorithm | None = None
+    #: RFC 9126 §6: this client's authorization requests must come through the PAR endpoint.
+    require_pushed_authorization_requests: bool = False
+    #: RFC 9449 §5.2: this client always uses DPoP; token requests without a proof are refused.
+    dpop_bound_access_tokens: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.client_id, str) or not self.client_id:
@@ -157,6 +161,11 @@ class Client:
             raise ConfigError(f"client {self.client_id!r} authenticates with {method!r} but has no client_secret")
         if self.is_public and "client_credentials" in self.grant_types:
             object.__setattr__(self, "grant_types", tuple(g for g in self.grant_types if g != "client_credentials"))
+        for name in ("require_pushed_authorization_requests", "dpop_bound_access_tokens"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"client {self.client_id!r}: {name} must be true or false, got {getattr(self, name)!r}"
+                )
         for uri in (*self.redirect_uris, *self.post_logout_redirect_uris):
             parts = urlsplit(uri.removesuffix("*"))
             if not parts.scheme or parts.fragment:
@@ -258,6 +267,12 @@ class ProviderConfig:
     state_limit: int | None = None
     #: The most requests ``MockIdP.requests`` keeps, the newest; ``None`` keeps every one.
     request_log_limit: int | None = None
+    #: RFC 9126 §5: every authorization request must come through the PAR endpoint.
+    require_pushed_authorization_requests: bool = False
+    #: RFC 9126 §2.2: how long a pushed request's request_uri lives.
+    request_uri_ttl: int = 60
+    #: RFC 9449 §8, §9: DPoP proofs must carry a nonce from the provider (``use_dpop_nonce`` otherwise).
+    dpop_nonce: bool = False
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.issuer) if isinstance(self.issuer, str) else None
@@ -290,11 +305,18 @@ class ProviderConfig:
                 raise ConfigError(
                     f"a CORS origin is scheme://host[:port] with no path, such as 'https://app.example', got {origin!r}"
                 )
-        for name in ("access_token_ttl", "id_token_ttl", "refresh_token_ttl", "code_ttl", "session_ttl"):
+        for name in (
+            "access_token_ttl",
+            "id_token_ttl",
+            "refresh_token_ttl",
+            "code_ttl",
+            "session_ttl",
+            "request_uri_ttl",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"ProviderConfig.{name} must be a positive number of seconds, got {value!r}")
-        for name in ("interactive", "strict", "password_grant"):
+        for name in ("interactive", "strict", "password_grant", "require_pushed_authorization_requests", "dpop_nonce"):
             value = getattr(self, name)
             if not isinstance(value, bool):  # "false" would be truthy: refuse it rather than guess
                 raise ConfigError(f"ProviderConfig.{name} must be true or false, got {value!r}")

@@ -34,6 +34,9 @@ ErrorCode = Literal[
     "invalid_request_object",
     "request_not_supported",
     "request_uri_not_supported",
+    # RFC 9449 §5, §7.1, §8
+    "invalid_dpop_proof",
+    "use_dpop_nonce",
 ]
 
 
@@ -117,12 +120,15 @@ class OAuthError(Exception):
         *,
         status: int = 400,
         www_authenticate: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(f"{error}: {description}")
         self.error: ErrorCode = error
         self.description = description
         self.status = status
         self.www_authenticate = www_authenticate
+        #: Other response headers the error needs (``DPoP-Nonce``, RFC 9449 section 8).
+        self.headers = dict(headers or {})
         #: Answer with an error page of ``status`` even where errors normally redirect back to the client.
         self.as_page = False
 

@@ -58,6 +58,7 @@ def json_response(body: Mapping[str, Any], status: int = 200, headers: Mapping[s
 
 def error_json(error: OAuthError) -> Response:
     headers = {"WWW-Authenticate": error.www_authenticate} if error.www_authenticate else {}
+    headers.update(error.headers)
     return json_response(error.as_dict(), error.status, headers)
 
 

@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeAlias
 from mockidp._errors import unknown
 
 Endpoint: TypeAlias = Literal[
-    "discovery", "jwks", "authorize", "token", "userinfo", "introspection", "revocation", "end_session"
+    "discovery", "jwks", "authorize", "token", "userinfo", "introspection", "revocation", "end_session", "par"
 ]
 ENDPOINTS: tuple[Endpoint, ...] = (
     "discovery",
@@ -26,6 +26,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     "introspection",
     "revocation",
     "end_session",
+    "par",
 )
 
 
@@ -47,6 +48,12 @@ class RequestRecord:
     scopes: tuple[str, ...] = ()
     pkce: bool | None = None
     user: str | None = None
+    #: RFC 9126: the request_uri the PAR endpoint answered, or the authorization endpoint was sent.
+    request_uri: str | None = None
+    #: OIDC Core §6.1, RFC 9101: whether the request came as a signed request object.
+    request_object: bool | None = None
+    #: RFC 9449: the thumbprint (RFC 7638) of the DPoP key whose proof came with the request.
+    dpop_jkt: str | None = None
 
     def __str__(self) -> str:
         detail = [f"{self.method} {self.endpoint} -> {self.status}"]

@@ -41,6 +41,9 @@ FIELD_HELP = {
     "cors_origins": "an origin browsers may call the token, userinfo, JWKS and discovery endpoints from (repeatable)",
     "state_limit": "most codes, access and refresh tokens and IdP sessions kept of each kind (spent, then oldest go)",
     "request_log_limit": "most requests kept in the request log (the newest)",
+    "require_pushed_authorization_requests": "accept authorization requests only through the PAR endpoint (RFC 9126)",
+    "request_uri_ttl": "lifetime of a pushed authorization request's request_uri, seconds",
+    "dpop_nonce": "make DPoP proofs carry a nonce from the provider (RFC 9449 section 8)",
 }
 
 _FLAG_NAMES = {"users": "user", "clients": "client", "cors_origins": "cors-origin"}

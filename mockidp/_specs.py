@@ -29,6 +29,8 @@ CLIENT_FORM = (
 
 #: Client fields that hold a list; the others hold one value.
 _CLIENT_LISTS = ("redirect_uris", "post_logout_redirect_uris", "grant_types", "scope")
+#: Client fields that hold true or false.
+_CLIENT_FLAGS = tuple(f.name for f in dataclasses.fields(Client) if f.type in ("bool", bool))
 _CLIENT_FIELDS = tuple(f.name for f in dataclasses.fields(Client) if f.name not in ("client_id", "client_secret"))
 
 
@@ -84,6 +86,8 @@ def parse_client(text: str) -> Client:
             fields[name] = (*fields.get(name, ()), *raw.split())
         elif name in fields:
             raise SpecError(f"client {text!r}: {name} was given twice; it holds one value")
+        elif name in _CLIENT_FLAGS:
+            fields[name] = _value(raw)
         else:
             fields[name] = raw.strip()
     try:

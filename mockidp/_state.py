@@ -43,6 +43,8 @@ class Grant:
     session_id: str | None = None
     access_jtis: list[str] = field(default_factory=list)
     refresh_tokens: list[str] = field(default_factory=list)
+    #: RFC 9449 §5: the DPoP key (its RFC 7638 thumbprint) a public client's refresh tokens are bound to.
+    jkt: str | None = None
 
 
 @dataclass(kw_only=True)
@@ -80,6 +82,23 @@ class Session:
     id: str
     user: User
     auth_time: int
+    expires_at: float
+
+
+@dataclass(kw_only=True)
+class PushedRequest:
+    """RFC 9126 §2.2: a pushed authorization request, redeemed once at the authorization endpoint by its client."""
+
+    client_id: str
+    params: dict[str, str]
+    expires_at: float
+    used: bool = False
+
+
+@dataclass(kw_only=True)
+class Seen:
+    """A value remembered until it expires: a DPoP proof's ``jti`` (RFC 9449 §11.1) or a DPoP nonce (§8)."""
+
     expires_at: float
 
 
@@ -126,7 +145,11 @@ def _revoked(token: AccessToken | RefreshToken) -> bool:
     return token.revoked
 
 
-def _never(_: Session) -> bool:
+def _pushed_used(pushed: PushedRequest) -> bool:
+    return pushed.used
+
+
+def _never(_: Session | Seen) -> bool:
     return False
 
 
@@ -139,16 +162,30 @@ class ProviderState:
     access_tokens: Table[AccessToken] = field(init=False)
     refresh_tokens: Table[RefreshToken] = field(init=False)
     sessions: Table[Session] = field(init=False)
+    pushed_requests: Table[PushedRequest] = field(init=False)
+    dpop_jtis: Table[Seen] = field(init=False)
+    dpop_nonces: Table[Seen] = field(init=False)
 
     def __post_init__(self) -> None:
         self.codes = Table(self.lock, _used)
         self.access_tokens = Table(self.lock, _revoked)
         self.refresh_tokens = Table(self.lock, _revoked)
         self.sessions = Table(self.lock, _never)
+        self.pushed_requests = Table(self.lock, _pushed_used)
+        self.dpop_jtis = Table(self.lock, _never)
+        self.dpop_nonces = Table(self.lock, _never)
 
     @property
     def tables(self) -> tuple[Table[Any], ...]:
-        return self.codes, self.access_tokens, self.refresh_tokens, self.sessions
+        return (
+            self.codes,
+            self.access_tokens,
+            self.refresh_tokens,
+            self.sessions,
+            self.pushed_requests,
+            self.dpop_jtis,
+            self.dpop_nonces,
+        )
 
     @property
     def limit(self) -> int | None:

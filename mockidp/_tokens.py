@@ -1,6 +1,7 @@
 """Minting tokens: ID tokens (OIDC Core §2, §3.1.3.6 ``at_hash``; signed with the client's
 ``id_token_signed_response_alg``, OIDC Dynamic Client Registration 1.0 §2), JWT access tokens
 (RFC 9068), opaque rotating refresh tokens (RFC 6749 §6), and claims released by scope (OIDC Core §5.4).
+Access tokens issued under ``TokenMinter.bound_to`` are DPoP-bound (RFC 9449 §6: ``cnf.jkt``, type ``DPoP``).
 """
 
 from __future__ import annotations
@@ -8,7 +9,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +117,18 @@ class TokenMinter:
         self.keys = keys
         self.state = state
         self.clock = clock
+        #: The DPoP key (its thumbprint) tokens issued now in this thread are bound to (``bound_to``).
+        self._binding = threading.local()
+
+    @contextmanager
+    def bound_to(self, jkt: str | None) -> Iterator[None]:
+        """Bind the tokens this thread issues in the block to the DPoP key ``jkt`` (RFC 9449 §5); ``None``: none."""
+        previous = getattr(self._binding, "jkt", None)
+        self._binding.jkt = jkt
+        try:
+            yield
+        finally:
+            self._binding.jkt = previous
 
     def now(self) -> int:
         return int(self.clock())
@@ -128,7 +143,10 @@ class TokenMinter:
     ) -> TokenSet:
         now = self.now()
         lifetime = expires_in if expires_in is not None else self.config.access_token_ttl
-        access = self._access_token(grant, now, lifetime)
+        jkt: str | None = getattr(self._binding, "jkt", None)
+        if jkt is not None and grant.client.is_public and grant.jkt is None:
+            grant.jkt = jkt  # RFC 9449 §5: a public client's refresh tokens are bound to the key too
+        access = self._access_token(grant, now, lifetime, jkt)
         refresh = None
         if refresh_token:
             refresh = new_id(32)
@@ -143,9 +161,10 @@ class TokenMinter:
             scope=" ".join(grant.scopes),
             id_token=self.id_token(grant, now, access_token=access) if id_token else None,
             refresh_token=refresh,
+            token_type="Bearer" if jkt is None else "DPoP",
         )
 
-    def _access_token(self, grant: Grant, now: int, lifetime: int) -> str:
+    def _access_token(self, grant: Grant, now: int, lifetime: int, jkt: str | None = None) -> str:
         """RFC 9068 §2.2: ``iss``, ``exp``, ``aud``, ``sub``, ``client_id``, ``iat``, ``jti``, ``scope``."""
         jti = new_id(16)
         audience = list(grant.audience) or [self.config.access_token_audience or grant.client.client_id]
@@ -170,6 +189,8 @@ class TokenMinter:
             claims["auth_time"] = grant.auth_time
         if grant.session_id is not None:
             claims["sid"] = grant.session_id
+        if jkt is not None:
+            claims["cnf"] = {"jkt": jkt}
         token = self.keys.sign(claims, typ="at+jwt")
         record = AccessToken(jti=jti, grant=grant, expires_at=now + lifetime, digest=token_digest(token))
         with self.state.lock:

@@ -24,6 +24,7 @@ from mockidp._endpoints import (
     end_session,
     introspection,
     jwks,
+    par,
     revocation,
     token,
     userinfo,
@@ -74,6 +75,7 @@ TABLE: tuple[Endpoint, ...] = (
     Endpoint("revocation", "revocation_endpoint", "/revoke", revocation.revoke, spec="RFC 7009 section 2"),
     Endpoint("end_session", "end_session_endpoint", "/logout", end_session.end_session, unsafe_get=True,
              spec="OIDC RP-Initiated Logout 1.0 section 2"),
+    Endpoint("par", "pushed_authorization_request_endpoint", "/par", par.par, cors=True, spec="RFC 9126 section 2"),
 )  # fmt: skip
 
 BY_NAME: dict[str, Endpoint] = {e.name: e for e in TABLE}

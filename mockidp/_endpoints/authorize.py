@@ -2,11 +2,13 @@
 
 With PKCE (RFC 7636), the ``iss`` response parameter (RFC 9207), response modes ``query``,
 ``fragment`` (OAuth 2.0 Multiple Response Types §2) and ``form_post`` (OAuth 2.0 Form Post Response
-Mode), loopback redirect URIs on any port (RFC 8252 §7.3) and, in strict mode, the client rules of
-RFC 9700 §2.1.
+Mode), loopback redirect URIs on any port (RFC 8252 §7.3), in strict mode the client rules of
+RFC 9700 §2.1, request objects (``request``, OIDC Core §6.1, ``mockidp._request_objects``) and pushed
+requests (``request_uri``, RFC 9126 §4, ``mockidp._endpoints.par``).
 
 Errors about the client or its redirect URI are shown as a page; every later error goes back to the
-client's verified redirect URI (RFC 6749 §4.1.2.1).
+client's verified redirect URI (RFC 6749 §4.1.2.1). A request object or request_uri that cannot be used
+sends its error back to the redirect URI of the parameters sent beside it, if they name a verified one.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mockidp import _pkce as pkce
+from mockidp import _request_objects as request_objects
 from mockidp import _sessions as sessions
 from mockidp._config import Client, User
+from mockidp._endpoints import par
 from mockidp._errors import OAuthError
 from mockidp._exchange import Exchange, error_page
 from mockidp._login_form import ACTION_FIELD, ACTIONS, PROMPTS, USERNAME_FIELD, login_form
@@ -55,6 +59,8 @@ class AuthorizationRequest:
             mode = "fragment" if implicit else "query"
         self.response_mode = mode
         self.state = params.get("state")
+        #: The login page was shown: the request was not answered yet (a request_uri stays unused).
+        self.login_shown = False
 
     def _client(self) -> Client:
         client_id = self.params.get("client_id")
@@ -112,10 +118,6 @@ def _check(req: AuthorizationRequest) -> tuple[tuple[str, ...], str | None, str 
         raise OAuthError(
             "unauthorized_client", f"client {req.client.client_id!r} may not use the authorization code grant"
         )
-    if "request" in params:
-        raise OAuthError("request_not_supported", "request objects are not supported (OIDC Core section 6.1)")
-    if "request_uri" in params:
-        raise OAuthError("request_uri_not_supported", "request_uri is not supported (OIDC Core section 6.2)")
     req.ex.record.scopes = scopes_of(params)
     scopes = client_scopes(params, req.client)
 
@@ -176,6 +178,24 @@ def _check(req: AuthorizationRequest) -> tuple[tuple[str, ...], str | None, str 
     return scopes, challenge, method, prompts, max_age
 
 
+def validate(ex: Exchange, params: dict[str, str]) -> None:
+    """Check ``params`` as an authorization request, without answering it (RFC 9126 §2.1)."""
+    _check(AuthorizationRequest(ex, params))
+
+
+def _expand(ex: Exchange, params: dict[str, str]) -> dict[str, str]:
+    """The request's parameters, with its pushed request (RFC 9126 §4) or request object (OIDC Core §6.1)."""
+    if "request" in params and "request_uri" in params:
+        raise OAuthError("invalid_request", "send request or request_uri, not both (OIDC Core section 6)")
+    if "request_uri" in params:
+        return par.resolve(ex, params)
+    client = ex.ctx.clients.get(params.get("client_id", ""))
+    if "request" not in params or client is None:  # an unknown client gets its error page next
+        return params
+    ex.record.request_object = True
+    return request_objects.merge(ex.ctx, client, params)
+
+
 async def authorize(ex: Exchange) -> Response:
     try:
         raw = await _raw_params(ex.request)
@@ -199,17 +219,32 @@ async def authorize(ex: Exchange) -> Response:
     ex.params.update(params)
     ex.record.params = dict(params)
     try:
-        req = AuthorizationRequest(ex, params)
+        expanded = _expand(ex, params)
+    except OAuthError as error:
+        try:
+            req = AuthorizationRequest(ex, params)
+        except OAuthError:
+            return _refuse(ex, error)
+        _log_error(ex, error)
+        return req.error(error)
+    if expanded is not params:
+        ex.record.params = dict(expanded)
+    try:
+        req = AuthorizationRequest(ex, expanded)
     except OAuthError as error:
         return _refuse(ex, error)
     try:
         await ex.checkpoint()
-        return _authorize(req)
+        response = _authorize(req)
     except OAuthError as error:
         if error.as_page:  # an injected outage: the provider answers with its status, not a redirect
             return _refuse(ex, error)
         _log_error(ex, error)
+        par.spend(ex.ctx, expanded)
         return req.error(error)
+    if not req.login_shown:
+        par.spend(ex.ctx, expanded)
+    return response
 
 
 def _log_error(ex: Exchange, error: OAuthError) -> None:
@@ -260,6 +295,7 @@ def _routing_params(raw: str) -> dict[str, str] | None:
 def _authorize(req: AuthorizationRequest) -> Response:
     ex, params, ctx = req.ex, req.params, req.ex.ctx
     scopes, challenge, method, prompts, max_age = _check(req)
+    par.require_pushed(ctx, req.client, params)
     now = ctx.now()
 
     form_action = params.get(ACTION_FIELD) if ex.request.method == "POST" else None
@@ -360,6 +396,7 @@ def _why_login_again(
 
 def _login_page(req: AuthorizationRequest, message: str | None) -> Response:
     ctx = req.ex.ctx
+    req.login_shown = True
     return login_form(
         action=ctx.url("authorize"),
         client_id=req.client.client_id,

@@ -1,7 +1,8 @@
 """Provider metadata: OpenID Connect Discovery 1.0 §3 and RFC 8414 §2 (one document serves both).
 
 Every required field, and every optional field that is true of this server, including the ones
-whose spec default would be wrong here (``request_uri_parameter_supported`` defaults to true).
+whose spec default would be wrong here (``request_uri_parameter_supported`` defaults to true: this
+provider takes only the request_uris of its own PAR endpoint, RFC 9126, and fetches none by URL).
 ``id_token_signing_alg_values_supported`` always includes RS256, as §3 requires: a client registers
 it (or any other supported algorithm) with ``id_token_signed_response_alg`` (OIDC Registration §2).
 The endpoints listed are those of ``mockidp._endpoints.TABLE`` that this provider serves; the
@@ -14,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
 
+from mockidp import _dpop as dpop
 from mockidp import _pkce as pkce
+from mockidp import _request_objects as request_objects
 from mockidp._config import AUTH_METHODS, GRANT_TYPES
 from mockidp._exchange import Exchange, json_response
 from mockidp._login_form import PROMPTS
@@ -57,12 +60,16 @@ def metadata(ctx: Context) -> dict[str, Any]:
             "claims_supported": sorted(STANDARD_CLAIMS | ID_TOKEN_CLAIMS),
             "claim_types_supported": ["normal"],
             "claims_parameter_supported": False,
-            "request_parameter_supported": False,
+            "request_parameter_supported": True,
             "request_uri_parameter_supported": False,
             "prompt_values_supported": list(PROMPTS),
             "authorization_response_iss_parameter_supported": True,
             "frontchannel_logout_supported": False,
             "backchannel_logout_supported": False,
+            # OIDC Discovery §3, RFC 9101 §10.5 (request objects); RFC 9126 §5 (PAR); RFC 9449 §5.1 (DPoP)
+            "request_object_signing_alg_values_supported": list(request_objects.SIGNING_ALGORITHMS),
+            "require_pushed_authorization_requests": config.require_pushed_authorization_requests,
+            "dpop_signing_alg_values_supported": list(dpop.ALGORITHMS),
         }
     )
     return document

@@ -42,7 +42,7 @@ async def introspect(ex: Exchange) -> Response:
         except OAuthError:
             pass
         else:
-            body = {**claims, "active": True, "token_type": "Bearer"}
+            body = {**claims, "active": True, "token_type": "DPoP" if "cnf" in claims else "Bearer"}
             if record.grant.user is not None:
                 body["username"] = record.grant.user.username
     return json_response(body)

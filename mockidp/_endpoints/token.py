@@ -1,6 +1,7 @@
 """Token endpoint: RFC 6749 §3.2 and §5. It authenticates the client (``mockidp._client_auth``), picks the
 grant from ``mockidp._grants.TABLE`` by ``grant_type``, checks the client may use it, and answers the
-tokens the grant issued (RFC 6749 §5.1) or its error (§5.2).
+tokens the grant issued (RFC 6749 §5.1) or its error (§5.2). A DPoP proof (RFC 9449 §5, ``mockidp._dpop``)
+binds the tokens to its key, whatever the grant.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import dataclasses
 
 from starlette.responses import Response
 
+from mockidp import _dpop as dpop
 from mockidp import _grants as grants
 from mockidp._client_auth import authenticated_form
 from mockidp._errors import OAuthError
@@ -43,7 +45,8 @@ async def token(ex: Exchange) -> Response:
         )
     # One grant at a time: a replayed code or refresh token that races its first use must still find
     # the tokens that use issued, to revoke them (RFC 6749 section 4.1.2, RFC 9700 section 4.14.2).
-    with ctx.state.lock:
+    proof = dpop.at_token(ex, client, params)
+    with ctx.state.lock, ctx.minter.bound_to(proof.jkt if proof is not None else None):
         tokens = grant.issue(ex, client)
     kind = ctx.controls.take_tamper()  # MockIdP.tamper_next_id_token: the app must refuse this ID token
     if kind is not None and tokens.id_token is not None:

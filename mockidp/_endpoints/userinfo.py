@@ -1,13 +1,15 @@
 """UserInfo endpoint: OIDC Core §5.3, with bearer tokens as RFC 6750 §2.1 (header) and §2.2 (form body).
 
 Errors answer 401 with a ``WWW-Authenticate: Bearer error="invalid_token"`` challenge (RFC 6750 §3.1);
-a token without the ``openid`` scope answers 403 ``insufficient_scope``.
+a token without the ``openid`` scope answers 403 ``insufficient_scope``. A DPoP-bound token (RFC 9449 §7.1)
+comes as ``Authorization: DPoP <token>`` with a proof of its key (``mockidp._dpop``).
 """
 
 from __future__ import annotations
 
 from starlette.responses import Response
 
+from mockidp import _dpop as dpop
 from mockidp._errors import OAuthError, invalid_token, missing_token
 from mockidp._exchange import Exchange, json_response
 from mockidp._params import read_form
@@ -19,10 +21,11 @@ async def userinfo(ex: Exchange) -> Response:
     form = await read_form(ex.request, required=False) if ex.request.method == "POST" else {}
     ex.params.update({k: v for k, v in form.items() if k != "access_token"})
     await ex.checkpoint()
-    token = None
+    token, scheme = None, "bearer"
     if header is not None:
         scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
+        scheme = scheme.lower()
+        if scheme not in ("bearer", "dpop") or not value.strip():
             raise invalid_token("the Authorization header must be 'Bearer <access token>' (RFC 6750 section 2.1)")
         token = value.strip()
     if "access_token" in form:
@@ -36,7 +39,8 @@ async def userinfo(ex: Exchange) -> Response:
         )
     if token is None:
         raise missing_token("no access token: send 'Authorization: Bearer <access token>'")
-    record, _ = ex.ctx.minter.check_access_token(token)
+    record, claims = ex.ctx.minter.check_access_token(token)
+    dpop.at_resource(ex, token, claims, scheme=scheme)
     grant = record.grant
     ex.record.client_id = grant.client.client_id
     ex.record.scopes = grant.scopes

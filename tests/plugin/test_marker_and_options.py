@@ -7,15 +7,14 @@ documented in ``pytest --fixtures``, and ``-p no:mockidp`` turns the plugin off.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from mockidp import ProviderConfig
 from tests.plugin.conftest import Ini
 
-KNOWN = (
-    "access_token_audience, access_token_ttl, algorithm, clients, code_ttl, cors_origins, id_token_ttl,"
-    " interactive, issuer, password_grant, refresh_token_ttl, request_log_limit, session_ttl, state_limit,"
-    " strict, users"
-)
+KNOWN = ", ".join(sorted(f.name for f in dataclasses.fields(ProviderConfig)))
 
 
 def test_markers_merge_from_module_to_test_and_the_closest_wins(strict_pytester: pytest.Pytester) -> None:

@@ -916,8 +916,20 @@ def test_prompt_login_in_interactive_mode_shows_the_form(interactive: MockIdP) -
 @pytest.mark.parametrize(
     ("name", "error", "description"),
     [
-        ("request", "request_not_supported", "request objects are not supported (OIDC Core section 6.1)"),
-        ("request_uri", "request_uri_not_supported", "request_uri is not supported (OIDC Core section 6.2)"),
+        (
+            "request",
+            "invalid_request_object",
+            "the request object is unsigned (alg none), and mockidp refuses unsigned request objects:"
+            " sign it with the client's secret (HS256) or its key (RFC 9101 section 10.2)",
+        ),
+        (
+            "request_uri",
+            "request_uri_not_supported",
+            "request_uri 'eyJhbGciOiJub25lIn0.e30.' is not one this provider issued: it takes only the"
+            " urn:ietf:params:oauth:request_uri:... values its pushed authorization request endpoint"
+            " https://idp.mockidp.test/par answers (RFC 9126 section 4), and does not fetch request objects"
+            " by URL (OIDC Core section 6.2)",
+        ),
     ],
 )
 def test_request_objects_answer_the_oidc_error_code(provider: MockIdP, name: str, error: str, description: str) -> None:

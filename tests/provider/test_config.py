@@ -6,6 +6,7 @@ Every mistake is a ``ConfigError`` whose message says what to change; the messag
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -17,11 +18,7 @@ from tests.flows import Browser, auth_request, callback_params, client_auth, tok
 DEFAULT_URIS = ("http://testserver/*", "http://localhost/*", "http://127.0.0.1/*")
 ISSUER_ERROR = "issuer must be an http(s) URL with a host and no query or fragment (OIDC Discovery section 2), got {!r}"
 TTLS = ("access_token_ttl", "id_token_ttl", "refresh_token_ttl", "code_ttl", "session_ttl")
-OPTIONS = (
-    "access_token_audience, access_token_ttl, algorithm, clients, code_ttl, cors_origins, id_token_ttl,"
-    " interactive, issuer, password_grant, refresh_token_ttl, request_log_limit, session_ttl, state_limit,"
-    " strict, users"
-)
+OPTIONS = ", ".join(sorted(f.name for f in dataclasses.fields(ProviderConfig)))
 
 
 def config_error(message: str) -> pytest.RaisesExc[ConfigError]:
@@ -207,8 +204,8 @@ def test_from_dict_reads_users_and_clients_tables() -> None:
         (
             {"clients": [{"client_id": "web", "secret": "s"}]},
             "unknown Client option 'secret' (did you mean 'client_secret'?); choose one of client_id, client_secret,"
-            " grant_types, id_token_signed_response_alg,"
-            " post_logout_redirect_uris, redirect_uris, scope, token_endpoint_auth_method",
+            " dpop_bound_access_tokens, grant_types, id_token_signed_response_alg, post_logout_redirect_uris,"
+            " redirect_uris, require_pushed_authorization_requests, scope, token_endpoint_auth_method",
         ),
         ({"users": [{"name": "Bob"}]}, "a user needs a 'sub' claim; got the keys ['name']"),
         ({"users": "bob"}, "users must be a list of tables or specs, got 'bob'"),

@@ -82,7 +82,7 @@ def test_the_document_describes_what_this_server_does(provider: MockIdP) -> None
     assert meta["authorization_response_iss_parameter_supported"] is True
     # Defaults that would be wrong here must be stated (request_uri_parameter_supported defaults to true).
     assert meta["request_uri_parameter_supported"] is False
-    assert meta["request_parameter_supported"] is False
+    assert meta["request_parameter_supported"] is True
     assert meta["claims_parameter_supported"] is False
 
 

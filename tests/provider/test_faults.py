@@ -16,7 +16,7 @@ from mockidp import ConfigError, MockIdP, _clock
 from tests.flows import REDIRECT_URI, Browser, auth_request, callback_params, client_auth, login, token_request
 
 CLIENT_CREDENTIALS = {"grant_type": "client_credentials"}
-ENDPOINT_NAMES = "discovery, jwks, authorize, token, userinfo, introspection, revocation, end_session"
+ENDPOINT_NAMES = "discovery, jwks, authorize, token, userinfo, introspection, revocation, end_session, par"
 
 
 def client_credentials(idp: MockIdP) -> httpx2.Response:
@@ -339,8 +339,8 @@ def test_filter_refuses_an_unknown_field(provider: MockIdP) -> None:
 
     assert str(caught.value) == (
         "unknown RequestRecord field 'grant' (did you mean 'grant_type'?); choose one of client_auth_method,"
-        " client_id, endpoint, error, error_description, grant_type, method, params, pkce, scopes, status, time,"
-        " url, user"
+        " client_id, dpop_jkt, endpoint, error, error_description, grant_type, method, params, pkce, request_object,"
+        " request_uri, scopes, status, time, url, user"
     )
 
 
