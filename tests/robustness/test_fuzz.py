@@ -28,6 +28,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mockidp import KeyPool, MockIdP, ProviderConfig
+from mockidp._endpoints import TABLE
 from tests.flows import REDIRECT_URI, s256
 
 ERROR_CODES = frozenset(
@@ -61,17 +62,8 @@ ERROR_CODES = frozenset(
 )
 
 ISSUER = "https://idp.mockidp.test/realms/r"
-PATHS = [
-    "/authorize",
-    "/token",
-    "/userinfo",
-    "/jwks",
-    "/introspect",
-    "/revoke",
-    "/logout",
-    "/.well-known/openid-configuration",
-    "/.well-known/oauth-authorization-server",
-]
+#: Every endpoint the provider has (its table), and RFC 8414's second discovery path.
+PATHS = [endpoint.path for endpoint in TABLE] + ["/.well-known/oauth-authorization-server"]
 URLS = [ISSUER + p for p in PATHS] + ["https://idp.mockidp.test/.well-known/oauth-authorization-server/realms/r"]
 
 PARAM_NAMES = [
@@ -183,7 +175,7 @@ bodies = st.one_of(
 @st.composite
 def back_channel(draw: st.DrawFn) -> dict[str, Any]:
     """A well-formed POST to the token, introspection or revocation endpoint with fuzzed parameters."""
-    path = draw(st.sampled_from(["/token", "/token", "/introspect", "/revoke"]))
+    path = draw(st.sampled_from(["/token", "/token", "/introspect", "/revoke", "/par"]))
     pairs = draw(params)
     if path == "/token":
         pairs.insert(0, ("grant_type", draw(st.sampled_from(GRANT_TYPES))))
