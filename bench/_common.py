@@ -198,9 +198,10 @@ def ratio(slow: float, fast: float) -> str:
     return f"{slow / fast:.1f}x"
 
 
-def render(rows: Sequence[Row]) -> str:
-    """The results as a fixed-width table, grouped by section."""
-    header = ("benchmark", "unit", "n", "median", "p10..p90", "ratio", "target", "status")
+def render(rows: Sequence[Row], *, targets: bool = True) -> str:
+    """The results as a fixed-width table, grouped by section; ``targets=False`` leaves the target and
+    status columns out (a quick run's tiny counts say nothing about them)."""
+    header: tuple[str, ...] = ("benchmark", "unit", "n", "median", "p10..p90", "ratio", "target", "status")
     lines: list[list[str]] = []
     for row in rows:
         spread = ""
@@ -219,6 +220,9 @@ def render(rows: Sequence[Row]) -> str:
                 row.status,
             ]
         )
+    if not targets:
+        header = header[:-2]
+        lines = [line[:-2] for line in lines]
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]
     right = {2, 3, 4}
 
