@@ -21,6 +21,7 @@ from mockidp._journal import RequestLog, RequestRecord
 from mockidp._keys import KeyPool, KeyRing
 from mockidp._state import ProviderState
 from mockidp._tokens import TokenMinter
+from mockidp._trust import TrustedIssuers
 
 #: Every this many requests, the provider forgets what expired (see ``ProviderState.prune``).
 PRUNE_EVERY = 1024
@@ -44,6 +45,8 @@ class Context:
         self.faults = Faults()
         self.controls = Controls()
         self.requests = RequestLog(request_log_limit)
+        #: Issuers whose JWTs token exchange and the JWT bearer grant accept (``mockidp._trust``).
+        self.trust = TrustedIssuers()
         self.lock = threading.Lock()
 
     # -- where the provider is ------------------------------------------------------------------

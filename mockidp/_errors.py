@@ -34,6 +34,12 @@ ErrorCode = Literal[
     "invalid_request_object",
     "request_not_supported",
     "request_uri_not_supported",
+    # RFC 8628 §3.5 (device authorization grant)
+    "authorization_pending",
+    "slow_down",
+    "expired_token",
+    # RFC 8693 §2.2.2 (token exchange)
+    "invalid_target",
 ]
 
 

@@ -15,7 +15,16 @@ from typing import Any, Literal, TypeAlias
 from mockidp._errors import unknown
 
 Endpoint: TypeAlias = Literal[
-    "discovery", "jwks", "authorize", "token", "userinfo", "introspection", "revocation", "end_session"
+    "discovery",
+    "jwks",
+    "authorize",
+    "token",
+    "userinfo",
+    "introspection",
+    "revocation",
+    "end_session",
+    "device_authorization",
+    "device_verification",
 ]
 ENDPOINTS: tuple[Endpoint, ...] = (
     "discovery",
@@ -26,6 +35,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     "introspection",
     "revocation",
     "end_session",
+    "device_authorization",
+    "device_verification",
 )
 
 

@@ -39,9 +39,17 @@ FIELD_HELP = {
     "strict": "also reject what RFC 9700 says clients should not do (no PKCE, plain PKCE, no state, no nonce)",
     "password_grant": "enable the resource owner password grant",
     "cors_origins": "an origin browsers may call the token, userinfo, JWKS and discovery endpoints from (repeatable)",
+    "device_code_ttl": "device code and user code lifetime (RFC 8628), seconds",
+    "device_interval": "the least time between a device's polls of the token endpoint (RFC 8628 interval), seconds",
+    "token_exchange_targets": "an audience or resource token exchange may issue for (repeatable; none given: any)",
 }
 
-_FLAG_NAMES = {"users": "user", "clients": "client", "cors_origins": "cors-origin"}
+_FLAG_NAMES = {
+    "users": "user",
+    "clients": "client",
+    "cors_origins": "cors-origin",
+    "token_exchange_targets": "token-exchange-target",
+}
 
 
 class OptionError(argparse.ArgumentTypeError, ValueError):

@@ -3,7 +3,8 @@
 Everything lives on the provider object, none of it in module globals, so two providers in one
 process (two tenants, two tests) never see each other's state. Codes follow RFC 6749 §4.1.2
 (short-lived, single use; a reused code revokes what it issued, §10.5); refresh tokens rotate
-(RFC 9700 §4.14.2).
+(RFC 9700 §4.14.2). Device codes follow RFC 8628 §3.2 and §3.5; the ``jti`` of each JWT bearer
+assertion is kept until it expires, to refuse a replay (RFC 7523 §3).
 
 Each table keeps its entries oldest first. ``prune`` forgets what expired; a ``limit`` (``mockidp
 serve`` sets one) also bounds each table under sustained load: past it, the entries that can no
@@ -18,7 +19,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from mockidp._config import Client, User
 
@@ -83,6 +84,33 @@ class Session:
     expires_at: float
 
 
+@dataclass(kw_only=True)
+class DeviceCode:
+    """A device authorization (RFC 8628 §3.2): the device polls with ``device_code``, a person enters
+    ``user_code`` at the verification page. ``status`` is ``pending`` until approved or denied, and
+    ``used`` once its tokens were handed out; ``interval`` grows by 5 s at each ``slow_down`` (§3.5)."""
+
+    device_code: str
+    user_code: str
+    client: Client
+    scopes: tuple[str, ...]
+    expires_at: float
+    interval: int
+    last_poll: float | None = None
+    status: Literal["pending", "approved", "denied", "used"] = "pending"
+    user: User | None = None
+    auth_time: int | None = None
+
+
+@dataclass(kw_only=True)
+class SeenAssertion:
+    """A JWT bearer assertion's ``jti`` (RFC 7523 §3, item 7), kept until the assertion expires to refuse its replay."""
+
+    issuer: str
+    jti: str
+    expires_at: float
+
+
 class Table(dict[str, _Item], Generic[_Item]):
     """One table of the state, oldest entry first, holding at most ``limit`` entries (``None``: no limit).
 
@@ -126,8 +154,12 @@ def _revoked(token: AccessToken | RefreshToken) -> bool:
     return token.revoked
 
 
-def _never(_: Session) -> bool:
+def _never(_: Session | SeenAssertion) -> bool:
     return False
+
+
+def _settled(device: DeviceCode) -> bool:
+    return device.status in ("used", "denied")
 
 
 @dataclass
@@ -139,16 +171,22 @@ class ProviderState:
     access_tokens: Table[AccessToken] = field(init=False)
     refresh_tokens: Table[RefreshToken] = field(init=False)
     sessions: Table[Session] = field(init=False)
+    #: RFC 8628 device authorizations, by device code.
+    device_codes: Table[DeviceCode] = field(init=False)
+    #: RFC 7523 assertions seen, by issuer and jti.
+    assertions: Table[SeenAssertion] = field(init=False)
 
     def __post_init__(self) -> None:
         self.codes = Table(self.lock, _used)
         self.access_tokens = Table(self.lock, _revoked)
         self.refresh_tokens = Table(self.lock, _revoked)
         self.sessions = Table(self.lock, _never)
+        self.device_codes = Table(self.lock, _settled)
+        self.assertions = Table(self.lock, _never)
 
     @property
     def tables(self) -> tuple[Table[Any], ...]:
-        return self.codes, self.access_tokens, self.refresh_tokens, self.sessions
+        return self.codes, self.access_tokens, self.refresh_tokens, self.sessions, self.device_codes, self.assertions
 
     @property
     def limit(self) -> int | None:

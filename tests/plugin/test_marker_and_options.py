@@ -12,8 +12,9 @@ import pytest
 from tests.plugin.conftest import Ini
 
 KNOWN = (
-    "access_token_audience, access_token_ttl, algorithm, clients, code_ttl, cors_origins, id_token_ttl,"
-    " interactive, issuer, password_grant, refresh_token_ttl, session_ttl, strict, users"
+    "access_token_audience, access_token_ttl, algorithm, clients, code_ttl, cors_origins, device_code_ttl,"
+    " device_interval, id_token_ttl, interactive, issuer, password_grant, refresh_token_ttl, session_ttl, strict,"
+    " token_exchange_targets, users"
 )
 
 

@@ -16,7 +16,10 @@ from mockidp import ConfigError, MockIdP, _clock
 from tests.flows import REDIRECT_URI, Browser, auth_request, callback_params, client_auth, login, token_request
 
 CLIENT_CREDENTIALS = {"grant_type": "client_credentials"}
-ENDPOINT_NAMES = "discovery, jwks, authorize, token, userinfo, introspection, revocation, end_session"
+ENDPOINT_NAMES = (
+    "discovery, jwks, authorize, token, userinfo, introspection, revocation, end_session, device_authorization,"
+    " device_verification"
+)
 
 
 def client_credentials(idp: MockIdP) -> httpx2.Response:
