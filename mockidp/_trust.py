@@ -18,7 +18,7 @@ from typing import Any
 
 from joserfc import jws, jwt
 from joserfc.errors import JoseError, SecurityWarning
-from joserfc.jwk import JWKRegistry, Key, KeySet
+from joserfc.jwk import ECKey, JWKRegistry, Key, KeySet, OctKey, OKPKey, RSAKey
 
 from mockidp._errors import ConfigError
 
@@ -53,7 +53,7 @@ def import_keys(key: Any) -> list[Key]:
             return [JWKRegistry.import_key(dict(key))]
         except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise ConfigError(f"the key is not a JWK or JWK Set this provider can use (RFC 7517): {exc}") from None
-    if hasattr(key, "kty") and hasattr(key, "as_dict"):
+    if isinstance(key, RSAKey | ECKey | OKPKey | OctKey):
         return [key]
     raise ConfigError(
         f"a trusted key must be a joserfc key, a JWK or a JWK Set (a dict or its JSON), got {type(key).__name__}"
@@ -94,8 +94,6 @@ class TrustedIssuers:
         if not isinstance(issuer, str) or not issuer:
             raise ConfigError(f"a trusted issuer must be a non-empty string, got {issuer!r}")
         keys = import_keys(key)
-        if not keys:
-            raise ConfigError(f"no key to trust for {issuer!r}: the JWK Set is empty")
         with self._lock:
             self._sources.append(_Source(lambda: issuer, lambda: keys))
         return [str(k.kid) for k in keys if k.kid is not None]

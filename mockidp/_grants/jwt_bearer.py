@@ -33,6 +33,11 @@ def _nearest(value: str, choices: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _shown(seconds: float) -> str:
+    """A time as the JWT writes it: whole seconds without a fraction."""
+    return str(int(seconds)) if float(seconds).is_integer() else str(seconds)
+
+
 def _number(claims: dict[str, Any], name: str, item: int) -> float | None:
     value = claims.get(name)
     if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
@@ -85,10 +90,10 @@ def issue(ex: Exchange, client: Client) -> TokenSet:
     if exp is None:
         raise _refuse("has no exp claim", 4)
     if now >= exp:
-        raise _refuse(f"expired: its exp {exp:g} is not after now ({now:g})", 4)
+        raise _refuse(f"expired: its exp {_shown(exp)} is not after now ({_shown(now)})", 4)
     nbf = _number(claims, "nbf", 5)
     if nbf is not None and now < nbf:
-        raise _refuse(f"is not valid yet: its nbf {nbf:g} is after now ({now:g})", 5)
+        raise _refuse(f"is not valid yet: its nbf {_shown(nbf)} is after now ({_shown(now)})", 5)
     _number(claims, "iat", 6)
     jti = claims.get("jti")
     if jti is not None:
