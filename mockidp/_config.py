@@ -23,8 +23,24 @@ __tracebackhide__ = hide_frames
 Algorithm: TypeAlias = Literal["RS256", "PS256", "ES256", "EdDSA", "Ed25519"]
 ALGORITHMS: tuple[Algorithm, ...] = ("RS256", "PS256", "ES256", "EdDSA", "Ed25519")
 
-GrantType: TypeAlias = Literal["authorization_code", "refresh_token", "client_credentials", "password"]
-GRANT_TYPES: tuple[GrantType, ...] = ("authorization_code", "refresh_token", "client_credentials", "password")
+GrantType: TypeAlias = Literal[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "password",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+]
+GRANT_TYPES: tuple[GrantType, ...] = (
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "password",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+)
 
 AuthMethod: TypeAlias = Literal["client_secret_basic", "client_secret_post", "none"]
 AUTH_METHODS: tuple[AuthMethod, ...] = ("client_secret_basic", "client_secret_post", "none")
@@ -273,6 +289,9 @@ class ProviderConfig:
     request_uri_ttl: int = 60
     #: RFC 9449 §8, §9: DPoP proofs must carry a nonce from the provider (``use_dpop_nonce`` otherwise).
     dpop_nonce: bool = False
+    device_code_ttl: int = 600
+    device_interval: int = 5
+    token_exchange_targets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.issuer) if isinstance(self.issuer, str) else None
@@ -290,7 +309,12 @@ class ProviderConfig:
         object.__setattr__(self, "issuer", self.issuer.rstrip("/"))
         if self.algorithm not in ALGORITHMS:
             raise ConfigError(unknown("algorithm", self.algorithm, ALGORITHMS))
-        for name, kind in (("users", User), ("clients", Client), ("cors_origins", str)):
+        for name, kind in (
+            ("users", User),
+            ("clients", Client),
+            ("cors_origins", str),
+            ("token_exchange_targets", str),
+        ):
             value = getattr(self, name)
             if isinstance(value, str | User | Client):
                 raise ConfigError(f"ProviderConfig.{name} must be a sequence, got {value!r}")
@@ -305,14 +329,8 @@ class ProviderConfig:
                 raise ConfigError(
                     f"a CORS origin is scheme://host[:port] with no path, such as 'https://app.example', got {origin!r}"
                 )
-        for name in (
-            "access_token_ttl",
-            "id_token_ttl",
-            "refresh_token_ttl",
-            "code_ttl",
-            "session_ttl",
-            "request_uri_ttl",
-        ):
+        ttls = ("access_token_ttl", "id_token_ttl", "refresh_token_ttl", "code_ttl", "session_ttl", "device_code_ttl")
+        for name in (*ttls, "request_uri_ttl", "device_interval"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"ProviderConfig.{name} must be a positive number of seconds, got {value!r}")

@@ -21,6 +21,7 @@ from mockidp._journal import RequestLog, RequestRecord
 from mockidp._keys import KeyPool, KeyRing
 from mockidp._state import ProviderState
 from mockidp._tokens import TokenMinter
+from mockidp._trust import TrustedIssuers
 
 #: Under pytest, an error raised at the test author (``MockidpError``) shows their line, not these frames.
 __tracebackhide__ = hide_frames
@@ -48,6 +49,8 @@ class Context:
         self.faults = Faults()
         self.controls = Controls()
         self.requests = RequestLog(request_log_limit if request_log_limit is not None else config.request_log_limit)
+        #: Issuers whose JWTs token exchange and the JWT bearer grant accept (``mockidp._trust``).
+        self.trust = TrustedIssuers()
         self.lock = threading.Lock()
 
     # -- where the provider is ------------------------------------------------------------------

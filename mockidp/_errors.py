@@ -37,6 +37,12 @@ ErrorCode = Literal[
     # RFC 9449 §5, §7.1, §8
     "invalid_dpop_proof",
     "use_dpop_nonce",
+    # RFC 8628 §3.5 (device authorization grant)
+    "authorization_pending",
+    "slow_down",
+    "expired_token",
+    # RFC 8693 §2.2.2 (token exchange)
+    "invalid_target",
 ]
 
 

@@ -15,7 +15,17 @@ from typing import Any, Literal, TypeAlias
 from mockidp._errors import unknown
 
 Endpoint: TypeAlias = Literal[
-    "discovery", "jwks", "authorize", "token", "userinfo", "introspection", "revocation", "end_session", "par"
+    "discovery",
+    "jwks",
+    "authorize",
+    "token",
+    "userinfo",
+    "introspection",
+    "revocation",
+    "end_session",
+    "par",
+    "device_authorization",
+    "device_verification",
 ]
 ENDPOINTS: tuple[Endpoint, ...] = (
     "discovery",
@@ -27,6 +37,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     "revocation",
     "end_session",
     "par",
+    "device_authorization",
+    "device_verification",
 )
 
 

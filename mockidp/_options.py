@@ -44,9 +44,17 @@ FIELD_HELP = {
     "require_pushed_authorization_requests": "accept authorization requests only through the PAR endpoint (RFC 9126)",
     "request_uri_ttl": "lifetime of a pushed authorization request's request_uri, seconds",
     "dpop_nonce": "make DPoP proofs carry a nonce from the provider (RFC 9449 section 8)",
+    "device_code_ttl": "device code and user code lifetime (RFC 8628), seconds",
+    "device_interval": "the least time between a device's polls of the token endpoint (RFC 8628 interval), seconds",
+    "token_exchange_targets": "an audience or resource token exchange may issue for (repeatable; none given: any)",
 }
 
-_FLAG_NAMES = {"users": "user", "clients": "client", "cors_origins": "cors-origin"}
+_FLAG_NAMES = {
+    "users": "user",
+    "clients": "client",
+    "cors_origins": "cors-origin",
+    "token_exchange_targets": "token-exchange-target",
+}
 
 
 class OptionError(argparse.ArgumentTypeError, ValueError):

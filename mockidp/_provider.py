@@ -271,6 +271,36 @@ class MockIdP:
         """The public JWK Set, as served at ``jwks_uri``."""
         return self.keys.jwks()
 
+    # -- trust, devices (RFC 8693, RFC 7523, RFC 8628) ---------------------------------------------
+
+    def trust(self, issuer: MockIdP | str, key: Any = None) -> None:
+        """Accept JWTs of another issuer as token exchange subject and actor tokens and as JWT bearer
+        assertions: another ``MockIdP`` (its issuer and JWKS, read live), or an issuer name and the
+        ``key`` its JWTs are signed with (a joserfc key, a JWK or a JWK Set; see ``mockidp._trust``)."""
+        if isinstance(issuer, MockIdP):
+            if issuer is self:
+                raise ValueError("a provider trusts its own tokens already")
+            if key is not None:
+                raise TypeError("key= goes with an issuer name; another MockIdP's keys are read from its JWKS")
+            self.context.trust.add_provider(lambda: issuer.issuer, issuer.jwks)
+        elif key is None:
+            raise TypeError(f"trust({issuer!r}) needs key=, the key that issuer signs with (or pass a MockIdP)")
+        else:
+            self.context.trust.add_key(issuer, key)
+
+    def approve_device(self, user_code: str, *, user: User | str | Mapping[str, Any] | None = None) -> None:
+        """Log ``user`` (default: the first user) in and approve the device showing ``user_code``, as a
+        person at the verification page would: the device's next poll gets tokens."""
+        from mockidp._device import approve
+
+        approve(self.context, user_code, self._user_arg(user))
+
+    def deny_device(self, user_code: str) -> None:
+        """Deny the device showing ``user_code``: its next poll gets ``access_denied``."""
+        from mockidp._device import deny
+
+        deny(self.context, user_code)
+
     # -- faults ---------------------------------------------------------------------------------
 
     def fail(

@@ -3,7 +3,8 @@
 Everything lives on the provider object, none of it in module globals, so two providers in one
 process (two tenants, two tests) never see each other's state. Codes follow RFC 6749 §4.1.2
 (short-lived, single use; a reused code revokes what it issued, §10.5); refresh tokens rotate
-(RFC 9700 §4.14.2).
+(RFC 9700 §4.14.2). Device codes follow RFC 8628 §3.2 and §3.5; the ``jti`` of each JWT bearer
+assertion is kept until it expires, to refuse a replay (RFC 7523 §3).
 
 Each table keeps its entries oldest first. ``prune`` forgets what expired; a ``limit`` (``mockidp
 serve`` sets one) also bounds each table under sustained load: past it, the entries that can no
@@ -18,7 +19,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from mockidp._config import Client, User
 
@@ -102,6 +103,33 @@ class Seen:
     expires_at: float
 
 
+@dataclass(kw_only=True)
+class DeviceCode:
+    """A device authorization (RFC 8628 §3.2): the device polls with ``device_code``, a person enters
+    ``user_code`` at the verification page. ``status`` is ``pending`` until approved or denied, and
+    ``used`` once its tokens were handed out; ``interval`` grows by 5 s at each ``slow_down`` (§3.5)."""
+
+    device_code: str
+    user_code: str
+    client: Client
+    scopes: tuple[str, ...]
+    expires_at: float
+    interval: int
+    last_poll: float | None = None
+    status: Literal["pending", "approved", "denied", "used"] = "pending"
+    user: User | None = None
+    auth_time: int | None = None
+
+
+@dataclass(kw_only=True)
+class SeenAssertion:
+    """A JWT bearer assertion's ``jti`` (RFC 7523 §3, item 7), kept until the assertion expires to refuse its replay."""
+
+    issuer: str
+    jti: str
+    expires_at: float
+
+
 class Table(dict[str, _Item], Generic[_Item]):
     """One table of the state, oldest entry first, holding at most ``limit`` entries (``None``: no limit).
 
@@ -149,8 +177,12 @@ def _pushed_used(pushed: PushedRequest) -> bool:
     return pushed.used
 
 
-def _never(_: Session | Seen) -> bool:
+def _never(_: Session | Seen | SeenAssertion) -> bool:
     return False
+
+
+def _settled(device: DeviceCode) -> bool:
+    return device.status in ("used", "denied")
 
 
 @dataclass
@@ -165,6 +197,10 @@ class ProviderState:
     pushed_requests: Table[PushedRequest] = field(init=False)
     dpop_jtis: Table[Seen] = field(init=False)
     dpop_nonces: Table[Seen] = field(init=False)
+    #: RFC 8628 device authorizations, by device code.
+    device_codes: Table[DeviceCode] = field(init=False)
+    #: RFC 7523 assertions seen, by issuer and jti.
+    assertions: Table[SeenAssertion] = field(init=False)
 
     def __post_init__(self) -> None:
         self.codes = Table(self.lock, _used)
@@ -174,6 +210,8 @@ class ProviderState:
         self.pushed_requests = Table(self.lock, _pushed_used)
         self.dpop_jtis = Table(self.lock, _never)
         self.dpop_nonces = Table(self.lock, _never)
+        self.device_codes = Table(self.lock, _settled)
+        self.assertions = Table(self.lock, _never)
 
     @property
     def tables(self) -> tuple[Table[Any], ...]:
@@ -185,6 +223,8 @@ class ProviderState:
             self.pushed_requests,
             self.dpop_jtis,
             self.dpop_nonces,
+            self.device_codes,
+            self.assertions,
         )
 
     @property

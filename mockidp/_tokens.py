@@ -88,6 +88,8 @@ class TokenSet:
     id_token: str | None = None
     refresh_token: str | None = None
     token_type: str = "Bearer"
+    #: RFC 8693 §2.2.1: what a token exchange issued (its ``access_token`` may be an ID token or a JWT).
+    issued_token_type: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -100,6 +102,8 @@ class TokenSet:
             body["id_token"] = self.id_token
         if self.refresh_token is not None:
             body["refresh_token"] = self.refresh_token
+        if self.issued_token_type is not None:
+            body["issued_token_type"] = self.issued_token_type
         return body
 
 

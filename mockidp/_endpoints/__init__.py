@@ -20,6 +20,8 @@ from starlette.responses import Response
 from mockidp._config import ProviderConfig
 from mockidp._endpoints import (
     authorize,
+    device_authorization,
+    device_verification,
     discovery,
     end_session,
     introspection,
@@ -41,6 +43,13 @@ Handler = Callable[[Exchange], Awaitable[Response]]
 def always(config: ProviderConfig) -> bool:
     del config
     return True
+
+
+def _device_grant(config: ProviderConfig) -> bool:
+    """The device grant's endpoints are served while the grant is offered (RFC 8628 section 4)."""
+    from mockidp._grants import BY_NAME  # the grants' table sees the endpoints' modules
+
+    return BY_NAME["urn:ietf:params:oauth:grant-type:device_code"].enabled(config)
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,11 @@ TABLE: tuple[Endpoint, ...] = (
     Endpoint("end_session", "end_session_endpoint", "/logout", end_session.end_session, unsafe_get=True,
              spec="OIDC RP-Initiated Logout 1.0 section 2"),
     Endpoint("par", "pushed_authorization_request_endpoint", "/par", par.par, cors=True, spec="RFC 9126 section 2"),
+    Endpoint("device_authorization", "device_authorization_endpoint", "/device_authorization",
+             device_authorization.device_authorization, ("POST",), enabled=_device_grant,
+             spec="RFC 8628 section 3.1"),
+    Endpoint("device_verification", None, "/device", device_verification.device_verification,
+             enabled=_device_grant, spec="RFC 8628 section 3.3"),
 )  # fmt: skip
 
 BY_NAME: dict[str, Endpoint] = {e.name: e for e in TABLE}

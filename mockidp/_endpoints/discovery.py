@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import Response
 
 from mockidp import _dpop as dpop
+from mockidp import _grants
 from mockidp import _pkce as pkce
 from mockidp import _request_objects as request_objects
-from mockidp._config import AUTH_METHODS, GRANT_TYPES
+from mockidp._config import AUTH_METHODS
 from mockidp._exchange import Exchange, json_response
 from mockidp._login_form import PROMPTS
 from mockidp._redirects import RESPONSE_MODES
@@ -42,7 +43,6 @@ def metadata(ctx: Context) -> dict[str, Any]:
     issuer = ctx.issuer
     config = ctx.config
     secret_methods = [m for m in AUTH_METHODS if m != "none"]
-    grants = [g for g in GRANT_TYPES if g != "password" or config.password_grant]
     document: dict[str, Any] = {"issuer": issuer}
     document.update({e.metadata: issuer + e.path for e in TABLE if e.metadata is not None and e.enabled(config)})
     document.update(
@@ -50,7 +50,7 @@ def metadata(ctx: Context) -> dict[str, Any]:
             "scopes_supported": list(SUPPORTED_SCOPES),
             "response_types_supported": ["code"],
             "response_modes_supported": list(RESPONSE_MODES),
-            "grant_types_supported": grants,
+            "grant_types_supported": _grants.offered(config),
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": id_token_algorithms(ctx),
             "token_endpoint_auth_methods_supported": list(AUTH_METHODS),

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 
 from mockidp._config import Client, ProviderConfig
 from mockidp._exchange import Exchange
-from mockidp._grants import authorization_code, client_credentials, password, refresh_token
+from mockidp._grants import (
+    authorization_code,
+    client_credentials,
+    device_code,
+    jwt_bearer,
+    password,
+    refresh_token,
+    token_exchange,
+)
 from mockidp._tokens import TokenSet
 
 
@@ -42,6 +50,9 @@ TABLE: tuple[GrantType, ...] = (
         enabled=lambda config: config.password_grant,
         how_to_enable="enable it with password_grant=True",
     ),
+    GrantType("urn:ietf:params:oauth:grant-type:device_code", device_code.issue, "RFC 8628 section 3.4"),
+    GrantType("urn:ietf:params:oauth:grant-type:token-exchange", token_exchange.issue, "RFC 8693 section 2"),
+    GrantType("urn:ietf:params:oauth:grant-type:jwt-bearer", jwt_bearer.issue, "RFC 7523 section 2.1"),
 )
 BY_NAME = {g.name: g for g in TABLE}
 

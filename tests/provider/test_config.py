@@ -17,7 +17,13 @@ from tests.flows import Browser, auth_request, callback_params, client_auth, tok
 
 DEFAULT_URIS = ("http://testserver/*", "http://localhost/*", "http://127.0.0.1/*")
 ISSUER_ERROR = "issuer must be an http(s) URL with a host and no query or fragment (OIDC Discovery section 2), got {!r}"
-TTLS = ("access_token_ttl", "id_token_ttl", "refresh_token_ttl", "code_ttl", "session_ttl")
+#: RFC 8628, RFC 8693, RFC 7523: the grants with URN names, which every client may use by default.
+EXTENSION_GRANTS = (
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+)
+TTLS = ("access_token_ttl", "id_token_ttl", "refresh_token_ttl", "code_ttl", "session_ttl", "device_code_ttl")
 OPTIONS = ", ".join(sorted(f.name for f in dataclasses.fields(ProviderConfig)))
 
 
@@ -304,7 +310,13 @@ def test_a_client_with_a_secret_is_confidential_by_default() -> None:
     client = Client(client_id="web", client_secret="s3")
 
     assert (client.token_endpoint_auth_method, client.is_public) == ("client_secret_basic", False)
-    assert client.grant_types == ("authorization_code", "refresh_token", "client_credentials", "password")
+    assert client.grant_types == (
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "password",
+        *EXTENSION_GRANTS,
+    )
     assert client.redirect_uris == client.post_logout_redirect_uris == DEFAULT_URIS
     assert client.scope is None
 
@@ -313,7 +325,7 @@ def test_a_client_without_a_secret_is_public_and_cannot_use_client_credentials()
     client = Client(client_id="spa")
 
     assert (client.token_endpoint_auth_method, client.is_public) == ("none", True)
-    assert client.grant_types == ("authorization_code", "refresh_token", "password")
+    assert client.grant_types == ("authorization_code", "refresh_token", "password", *EXTENSION_GRANTS)
 
 
 def test_client_lists_are_stored_as_tuples() -> None:
@@ -339,7 +351,8 @@ def test_client_lists_are_stored_as_tuples() -> None:
         ({"grant_types": 5}, "Client.grant_types must be a sequence, got 5"),
         (
             {"grant_types": ("authorization_code", "implicit")},
-            "unknown grant type 'implicit'; supported: authorization_code, refresh_token, client_credentials, password",
+            "unknown grant type 'implicit'; supported: authorization_code, refresh_token, client_credentials, password,"
+            f" {', '.join(EXTENSION_GRANTS)}",
         ),
         (
             {"client_secret": "s", "token_endpoint_auth_method": "none"},

@@ -72,7 +72,14 @@ def test_the_document_describes_what_this_server_does(provider: MockIdP) -> None
     assert meta["response_modes_supported"] == ["query", "fragment", "form_post"]
     assert meta["subject_types_supported"] == ["public"]
     assert meta["id_token_signing_alg_values_supported"] == ["RS256"]
-    assert meta["grant_types_supported"] == ["authorization_code", "refresh_token", "client_credentials"]
+    assert meta["grant_types_supported"] == [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    ]
     assert meta["scopes_supported"] == ["openid", "profile", "email", "address", "phone", "offline_access"]
     assert meta["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "none"]
     assert meta["introspection_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]

@@ -13,10 +13,11 @@ import httpx2
 import pytest
 
 from mockidp import ConfigError, MockIdP, _clock
+from mockidp._endpoints import NAMES
 from tests.flows import REDIRECT_URI, Browser, auth_request, callback_params, client_auth, login, token_request
 
 CLIENT_CREDENTIALS = {"grant_type": "client_credentials"}
-ENDPOINT_NAMES = "discovery, jwks, authorize, token, userinfo, introspection, revocation, end_session, par"
+ENDPOINT_NAMES = ", ".join(NAMES)
 
 
 def client_credentials(idp: MockIdP) -> httpx2.Response:

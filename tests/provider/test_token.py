@@ -29,6 +29,10 @@ from tests.flows import (
 )
 
 OTHER = Client(client_id="other", client_secret="other-secret")
+EXTENSION_GRANTS = (
+    "urn:ietf:params:oauth:grant-type:device_code, urn:ietf:params:oauth:grant-type:token-exchange,"
+    " urn:ietf:params:oauth:grant-type:jwt-bearer"
+)
 
 
 def oauth_error(response: httpx2.Response, status: int = 400) -> str:
@@ -426,7 +430,8 @@ def test_a_public_client_may_not_use_client_credentials(provider: MockIdP) -> No
 
     assert oauth_error(response) == (
         "unauthorized_client: client 'spa' may not use client_credentials (a public client has no credentials"
-        " to use it with, RFC 6749 section 4.4); it may use authorization_code, refresh_token, password"
+        " to use it with, RFC 6749 section 4.4); it may use authorization_code, refresh_token, password, "
+        + EXTENSION_GRANTS
     )
 
 
@@ -450,7 +455,8 @@ def test_the_password_grant_is_off_by_default(provider: MockIdP) -> None:
 
     assert oauth_error(response) == (
         "unsupported_grant_type: grant_type 'password' is not supported (the password grant is off: enable it"
-        " with password_grant=True); supported: authorization_code, refresh_token, client_credentials"
+        " with password_grant=True); supported: authorization_code, refresh_token, client_credentials, "
+        + EXTENSION_GRANTS
     )
 
 
@@ -521,11 +527,11 @@ def test_grant_type_is_required(provider: MockIdP) -> None:
 
 
 def test_an_unknown_grant_type_is_unsupported(provider: MockIdP) -> None:
-    data = {"grant_type": "urn:ietf:params:oauth:grant-type:device_code"}
+    data = {"grant_type": "urn:ietf:params:oauth:grant-type:saml2-bearer"}
     response = token_request(provider, data, auth=client_auth(provider))
     assert oauth_error(response) == (
-        "unsupported_grant_type: grant_type 'urn:ietf:params:oauth:grant-type:device_code' is not supported;"
-        " supported: authorization_code, refresh_token, client_credentials"
+        "unsupported_grant_type: grant_type 'urn:ietf:params:oauth:grant-type:saml2-bearer' is not supported;"
+        " supported: authorization_code, refresh_token, client_credentials, " + EXTENSION_GRANTS
     )
 
 
