@@ -61,6 +61,8 @@ PATHS = [
     "/introspect",
     "/revoke",
     "/logout",
+    "/device_authorization",
+    "/device",
     "/.well-known/openid-configuration",
     "/.well-known/oauth-authorization-server",
 ]
@@ -93,12 +95,30 @@ PARAM_NAMES = [
     "access_token",
     "mockidp_username",
     "mockidp_action",
+    "device_code",
+    "user_code",
+    "subject_token",
+    "subject_token_type",
+    "actor_token",
+    "actor_token_type",
+    "requested_token_type",
+    "audience",
+    "resource",
+    "assertion",
     "request",
     "request_uri",
 ]
 
 VERIFIER = "v" * 43
-GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials", "password"]
+GRANT_TYPES = [
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "password",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+]
 #: Values that get requests past the first checks. ``<...>`` stands for a token minted per provider.
 VALID = [
     "code",
@@ -129,6 +149,13 @@ VALID = [
     "<refresh_token>",
     "<id_token>",
     "<code>",
+    "approve",
+    "urn:ietf:params:oauth:token-type:access_token",
+    "urn:ietf:params:oauth:token-type:id_token",
+    "urn:ietf:params:oauth:token-type:jwt",
+    "https://api.example",
+    "<device_code>",
+    "<user_code>",
 ]
 
 safe_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=30)
@@ -175,7 +202,7 @@ bodies = st.one_of(
 @st.composite
 def back_channel(draw: st.DrawFn) -> dict[str, Any]:
     """A well-formed POST to the token, introspection or revocation endpoint with fuzzed parameters."""
-    path = draw(st.sampled_from(["/token", "/token", "/introspect", "/revoke"]))
+    path = draw(st.sampled_from(["/token", "/token", "/introspect", "/revoke", "/device_authorization"]))
     pairs = draw(params)
     if path == "/token":
         pairs.insert(0, ("grant_type", draw(st.sampled_from(GRANT_TYPES))))
@@ -252,7 +279,15 @@ class Provider:
                 Client(
                     client_id="mockidp-client",
                     client_secret="mockidp-secret",
-                    grant_types=("authorization_code", "refresh_token", "client_credentials", "password"),
+                    grant_types=(
+                        "authorization_code",
+                        "refresh_token",
+                        "client_credentials",
+                        "password",
+                        "urn:ietf:params:oauth:grant-type:device_code",
+                        "urn:ietf:params:oauth:grant-type:token-exchange",
+                        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                    ),
                 ),
                 Client(client_id="spa", scope=("openid", "email")),
             ),
@@ -266,7 +301,10 @@ class Provider:
             ISSUER + "/authorize",
             params={"response_type": "code", "client_id": "mockidp-client", "redirect_uri": REDIRECT_URI},
         )
+        device = self.client.post(ISSUER + "/device_authorization", data={"client_id": "spa"}).json()
         self.replacements = {
+            "<device_code>": device["device_code"],
+            "<user_code>": device["user_code"],
             "<access_token>": tokens.access_token,
             "<refresh_token>": tokens.refresh_token or "",
             "<id_token>": tokens.id_token or "",
