@@ -323,6 +323,8 @@ class ProviderConfig:
             if wrong:
                 raise ConfigError(f"ProviderConfig.{name} must hold {kind.__name__} objects, got {wrong[0]!r}")
             object.__setattr__(self, name, value)
+        if "" in self.token_exchange_targets:
+            raise ConfigError("ProviderConfig.token_exchange_targets must hold audiences or resource URIs, got ''")
         for origin in self.cors_origins:
             scheme, netloc, path, query, fragment = urlsplit(origin)
             if origin != "*" and (scheme not in ("http", "https") or not netloc or path or query or fragment):

@@ -294,6 +294,31 @@ def test_the_default_client_may_use_the_device_grant(key_pool: KeyPool) -> None:
     assert claims_of(idp, tokens.json()["id_token"])["sub"] == "alice"
 
 
+def test_a_new_user_code_never_repeats_a_live_one(idp: MockIdP, monkeypatch: pytest.MonkeyPatch) -> None:
+    letters = iter("B" * 16 + "C" * 8)
+    monkeypatch.setattr("mockidp._device.secrets.choice", lambda alphabet: next(letters))
+
+    codes = [start(idp)["user_code"], start(idp)["user_code"]]
+
+    assert codes == ["BBBB-BBBB", "CCCC-CCCC"]
+
+
+def test_a_bounded_state_forgets_settled_device_codes_first(idp: MockIdP) -> None:
+    idp.state.limit = 16
+    started = [start(idp) for _ in range(16)]
+    idp.deny_device(started[4]["user_code"])
+
+    start(idp)  # one past the limit: room is made for a sixteenth of it
+
+    assert (
+        error_of(poll(idp, started[4]["device_code"])) == "invalid_grant: the device code is not known to this provider"
+    )
+    assert (
+        error_of(poll(idp, started[0]["device_code"])) == "invalid_grant: the device code is not known to this provider"
+    )
+    assert error_of(poll(idp, started[1]["device_code"])).startswith("authorization_pending:")
+
+
 # -- approve_device / deny_device ---------------------------------------------------------------
 
 

@@ -128,6 +128,13 @@ def test_exp_is_checked_on_the_providers_clock(idp: MockIdP, key: ECKey, clock: 
         )
 
 
+def test_trust_takes_a_joserfc_key_set(key_pool: KeyPool, key: ECKey, clock: Any) -> None:
+    idp = MockIdP(ProviderConfig(users=(User.named("bob"),)), keys=key_pool)
+    idp.trust(ISSUER, KeySet([key]))
+
+    assert grant(idp, assertion(key)).status_code == 200
+
+
 def test_trust_takes_a_jwk_set_as_json(key_pool: KeyPool, key: ECKey, clock: Any) -> None:
     idp = MockIdP(ProviderConfig(users=(User.named("bob"),)), keys=key_pool)
     idp.trust(ISSUER, json.dumps(KeySet([key]).as_dict(private=False)))
@@ -169,6 +176,16 @@ BAD_ASSERTIONS: list[tuple[str, Any, str]] = [
         lambda key: "opaque",
         "the assertion is not usable: it is not a signed JWT (a JWS in compact form has 3 parts, this has 1)"
         " (RFC 7523 section 3, item 9)",
+    ),
+    (
+        "three parts, not base64",
+        lambda key: "a.b.c",
+        "the assertion is not usable: it is not a JWT (DecodeError) (RFC 7523 section 3, item 9)",
+    ),
+    (
+        "a payload that is not an object",
+        lambda key: "eyJhbGciOiJFUzI1NiJ9.WzFd.c2ln",
+        "the assertion is not usable: it is not a JWT: its payload is not a JSON object (RFC 7523 section 3, item 9)",
     ),
     (
         "no iss",

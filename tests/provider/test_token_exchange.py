@@ -16,6 +16,7 @@ from joserfc import jws, jwt
 from joserfc.jwk import ECKey, KeySet
 
 from mockidp import Client, KeyPool, MockIdP, ProviderConfig, User
+from mockidp._errors import ConfigError
 from tests.flows import client_auth, token_request
 
 EXCHANGE: Final = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -444,6 +445,21 @@ def test_token_exchange_targets_limit_audience_and_resource(targeted: MockIdP) -
         " https://billing.example (ProviderConfig.token_exchange_targets)"
     )
     assert error_of(resource).startswith("invalid_target: unknown token exchange target 'https://shipping.example'")
+
+
+@pytest.mark.parametrize(
+    ("targets", "message"),
+    [
+        (("orders", ""), "ProviderConfig.token_exchange_targets must hold audiences or resource URIs, got ''"),
+        ("orders", "ProviderConfig.token_exchange_targets must be a sequence, got 'orders'"),
+        ((1,), "ProviderConfig.token_exchange_targets must hold str objects, got 1"),
+    ],
+)
+def test_token_exchange_targets_are_checked(targets: Any, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        ProviderConfig(token_exchange_targets=targets)
+
+    assert str(caught.value) == message
 
 
 def test_a_client_that_does_not_list_the_grant_may_not_exchange(idp: MockIdP) -> None:

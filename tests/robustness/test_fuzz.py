@@ -95,10 +95,28 @@ PARAM_NAMES = [
     "mockidp_action",
     "request",
     "request_uri",
+    "device_code",
+    "user_code",
+    "subject_token",
+    "subject_token_type",
+    "actor_token",
+    "actor_token_type",
+    "requested_token_type",
+    "audience",
+    "resource",
+    "assertion",
 ]
 
 VERIFIER = "v" * 43
-GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials", "password"]
+GRANT_TYPES = [
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "password",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+]
 #: Values that get requests past the first checks. ``<...>`` stands for a token minted per provider.
 VALID = [
     "code",
@@ -129,6 +147,13 @@ VALID = [
     "<refresh_token>",
     "<id_token>",
     "<code>",
+    "approve",
+    "urn:ietf:params:oauth:token-type:access_token",
+    "urn:ietf:params:oauth:token-type:id_token",
+    "urn:ietf:params:oauth:token-type:jwt",
+    "https://api.example",
+    "<device_code>",
+    "<user_code>",
 ]
 
 safe_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=30)
@@ -175,7 +200,7 @@ bodies = st.one_of(
 @st.composite
 def back_channel(draw: st.DrawFn) -> dict[str, Any]:
     """A well-formed POST to the token, introspection or revocation endpoint with fuzzed parameters."""
-    path = draw(st.sampled_from(["/token", "/token", "/introspect", "/revoke", "/par"]))
+    path = draw(st.sampled_from(["/token", "/token", "/introspect", "/revoke", "/par", "/device_authorization"]))
     pairs = draw(params)
     if path == "/token":
         pairs.insert(0, ("grant_type", draw(st.sampled_from(GRANT_TYPES))))
@@ -243,7 +268,9 @@ def anything(draw: st.DrawFn) -> dict[str, Any]:
 
 USERS = ("alice", "bob,password=pw")
 CLIENTS = (
-    "mockidp-client:mockidp-secret,grant_types=authorization_code refresh_token client_credentials password",
+    "mockidp-client:mockidp-secret,grant_types=authorization_code refresh_token client_credentials password"
+    " urn:ietf:params:oauth:grant-type:device_code urn:ietf:params:oauth:grant-type:token-exchange"
+    " urn:ietf:params:oauth:grant-type:jwt-bearer",
     "spa,scope=openid email",
 )
 
@@ -269,7 +296,10 @@ class Target:
         self.client, self.base = client, base
         tokens = self.login()
         code, session = self.authorize()
+        device = self.client.post(self.base + "/device_authorization", data={"client_id": "spa"}).json()
         self.replacements = {
+            "<device_code>": device["device_code"],
+            "<user_code>": device["user_code"],
             "<access_token>": tokens["access_token"],
             "<refresh_token>": tokens["refresh_token"],
             "<id_token>": tokens["id_token"],
