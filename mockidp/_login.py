@@ -298,7 +298,13 @@ def drive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginResult:
 async def adrive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginResult:
     """Pump ``steps`` (of ``flow``) with an async client."""
     __tracebackhide__ = True
-    transport = idp.async_transport(package_of(client))
+    from mockidp import _browser
+
+    package = package_of(client)
+    site = _browser.asgi_site(package, client)
+    if site is not None:  # an app the client only hands requests to: raw ASGI calls (mockidp/_browser.py)
+        return await _browser.adrive(idp, client, package, site, flow, steps)
+    transport = idp.async_transport(package)
     try:
         step = next(steps)
         while True:
@@ -339,7 +345,12 @@ def _drive_in_portal(idp: MockIdP, client: Any, portal: Any, flow: Flow, steps: 
     and root path) and shares its cookies, which it hands back at the end.
     """
     __tracebackhide__ = True
+    from mockidp import _browser
+
     package = package_of(client)
+    site = _browser.portal_site(client)
+    if site is not None:  # a client that adds nothing to its requests: raw ASGI calls (mockidp/_browser.py)
+        return _browser.drive_in_portal(idp, client, package, portal, site, flow, steps)
     testclient_transport = client._transport  # Starlette keeps the request scope's parts there
     app, state = client.app, client.app_state
 
