@@ -230,7 +230,7 @@ def ratio(slow: float, fast: float) -> str:
 def render(rows: Sequence[Row], *, judge: bool = True) -> str:
     """The results as a fixed-width table, grouped by section; without ``judge``, no target or status columns
     (a quick run's counts are too small to hold anything to a target)."""
-    header = ("benchmark", "unit", "n", "median", "p10..p90", "ratio", "target", "status")
+    header: tuple[str, ...] = ("benchmark", "unit", "n", "median", "p10..p90", "ratio", "target", "status")
     lines: list[list[str]] = []
     for row in rows:
         spread = ""

@@ -72,7 +72,7 @@ def login_sync(kind: str, alg: str, pool: Any, budget: Budget) -> tuple[Summary,
         app = app_of(kind, idp)
         raw = RawBrowser(make_app(kind, f"{ISSUER}/.well-known/openid-configuration", CLIENT_ID, CLIENT_SECRET), stub)
         with routed_test_client(app) as client:
-            portal = client.portal
+            portal: Any = client.portal
             mockidp, floor = measure_each(
                 [
                     (lambda: checked_login(idp.login(client, "/other")), client.cookies.clear),

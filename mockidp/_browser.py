@@ -278,16 +278,14 @@ def _plain(client: Any) -> bool:
 
 def asgi_site(package: Any, client: Any) -> Site | None:
     """The app of an httpx ``AsyncClient`` that hands every request to one ``ASGITransport``, else ``None``."""
-    transport = getattr(client, "_transport", None)
+    transport: Any = getattr(client, "_transport", None)
     if type(transport) is not package.ASGITransport or getattr(client, "_mounts", None) or not _plain(client):
         return None
     return Site(transport.app, transport.client, transport.root_path, transport.raise_app_exceptions)
 
 
-def portal_site(client: Any) -> Site | None:
-    """The app of an entered Starlette ``TestClient``, with the scope parts its transport adds, else ``None``."""
-    if not _plain(client):
-        return None
+def portal_site(client: Any) -> Site:
+    """The app of an entered Starlette ``TestClient``, with the scope parts its transport adds."""
     transport = client._transport  # Starlette keeps the request scope's parts there
     address = getattr(transport, "client", ("testclient", 50000))  # fixed before Starlette 0.44
     return Site(client.app, address, transport.root_path, transport.raise_server_exceptions, client.app_state)
