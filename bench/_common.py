@@ -79,6 +79,35 @@ def measure(fn: Callable[[], object], budget: Budget, *, before: Callable[[], ob
     return Summary(samples)
 
 
+SyncTimed = tuple[Callable[[], object], Callable[[], object] | None]
+
+
+def measure_each(timed: Sequence[SyncTimed], budget: Budget) -> list[Summary]:
+    """``measure`` for several functions, one sample of each in turn (see ``ameasure_each``)."""
+    for _ in range(budget.warmup):
+        for fn, before in timed:
+            if before is not None:
+                before()
+            fn()
+    gc.collect()
+    samples: list[list[float]] = [[] for _ in timed]
+    deadline = time.perf_counter() + budget.seconds
+    while len(samples[0]) < budget.n and (len(samples[0]) < budget.min_n or time.perf_counter() < deadline):
+        for (fn, before), into in zip(timed, samples, strict=True):
+            if before is not None:
+                before()
+            start = time.perf_counter()
+            fn()
+            into.append(time.perf_counter() - start)
+    return [Summary(one) for one in samples]
+
+
+def paired_difference(a: Summary, b: Summary) -> Summary:
+    """``a - b`` sample by sample, for two summaries measured in turn (``measure_each``): the machine's
+    swings fall on both samples of a pair, so the differences are steadier than either series."""
+    return Summary([x - y for x, y in zip(a.samples, b.samples, strict=True)])
+
+
 async def ameasure(
     fn: Callable[[], Awaitable[object]], budget: Budget, *, before: Callable[[], object] | None = None
 ) -> Summary:
@@ -198,9 +227,9 @@ def ratio(slow: float, fast: float) -> str:
     return f"{slow / fast:.1f}x"
 
 
-def render(rows: Sequence[Row], *, targets: bool = True) -> str:
-    """The results as a fixed-width table, grouped by section; ``targets=False`` leaves the target and
-    status columns out (a quick run's tiny counts say nothing about them)."""
+def render(rows: Sequence[Row], *, judge: bool = True) -> str:
+    """The results as a fixed-width table, grouped by section; without ``judge``, no target or status columns
+    (a quick run's counts are too small to hold anything to a target)."""
     header: tuple[str, ...] = ("benchmark", "unit", "n", "median", "p10..p90", "ratio", "target", "status")
     lines: list[list[str]] = []
     for row in rows:
@@ -220,7 +249,7 @@ def render(rows: Sequence[Row], *, targets: bool = True) -> str:
                 row.status,
             ]
         )
-    if not targets:
+    if not judge:
         header = header[:-2]
         lines = [line[:-2] for line in lines]
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]

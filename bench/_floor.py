@@ -1,12 +1,14 @@
 """The floor of a login through the example app: the same flow against a provider that does almost nothing.
 
 What is left of a login when the provider costs (nearly) nothing: the app (Starlette, its session
-middleware, authlib, SQLAlchemy), the HTTP clients on both sides (httpx2 on ASGITransport) and the
-one signature no provider can skip (the ID token, which carries the login's nonce). The stub is a raw
+middleware, authlib, SQLAlchemy in the example app), authlib's own httpx2 clients to the provider, and
+the one signature no provider can skip (the ID token, which carries the login's nonce). The stub is a raw
 ASGI callable with canned metadata and JWKS; it answers an authorization request with a code at once,
 and a code with an ID token signed for that login and an opaque access token. It checks nothing (no
 client authentication, no PKCE, no redirect URI): it is not a provider, only a measure of everything
-around one. ``mockidp`` minus this floor is what mockidp itself adds to a login.
+around one. The browser is ``RawBrowser``: raw ASGI calls and a dict of cookies, so the floor carries no simulated
+browser's cost either. ``mockidp`` minus this floor is what mockidp itself adds to a login: its
+provider, and its simulated browser (``idp.login``'s driver).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -108,8 +110,8 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
     await send({"type": "http.response.body", "body": body})
 
 
-@asynccontextmanager
-async def routed_to(stub: CannedProvider) -> AsyncIterator[Any]:
+@contextmanager
+def routed_to(stub: CannedProvider) -> Iterator[Any]:
     """authlib's httpx2 requests to the stub's host go to the stub (as ``idp.intercept()`` does for mockidp).
 
     Like ``intercept()``, it shares one default TLS context among the clients authlib builds per call;
@@ -136,13 +138,81 @@ async def routed_to(stub: CannedProvider) -> AsyncIterator[Any]:
         httpx2.AsyncHTTPTransport.handle_async_request = original  # type: ignore[method-assign]
 
 
-async def floor_login(app_client: Any, browser: Any) -> None:
-    """The login the in-process rows time: the app, the provider (through ``browser``), the callback, the page."""
-    first = await app_client.get("/other")
-    check(first.status_code in (302, 303, 307), f"the app did not redirect to the stub: {first.status_code}")
-    answer = await browser.get(first.headers["location"])
-    check(answer.status_code == 302, f"the stub did not redirect back: {answer.status_code}")
-    callback = await app_client.get(answer.headers["location"])
-    check(callback.status_code == 303, f"the app's callback answered {callback.status_code}: {callback.text}")
-    page = await app_client.get(callback.headers["location"])
-    check(page.json() == {"email": "alice@example.com"}, f"unexpected page after login: {page.text}")
+class RawBrowser:
+    """A browser that costs next to nothing: one raw ASGI call per request and a dict of cookies.
+
+    It knows its two sites (the app at ``http://testserver``, the stub at ``ISSUER``), keeps each
+    ``Set-Cookie`` of the app by name (every cookie of these apps is host-only with ``Path=/``) and sends
+    them all back; no URL or header models, no ``http.cookiejar``. What a login costs through it is the
+    app's and its libraries' time, not a simulated browser's.
+    """
+
+    def __init__(self, app: Any, stub: CannedProvider) -> None:
+        self.sites = {"testserver": app, urlsplit(ISSUER).hostname: stub}
+        self.cookies: dict[str, str] = {}
+
+    def clear(self) -> None:
+        self.cookies.clear()
+
+    async def get(self, url: str) -> tuple[int, dict[str, str], bytes]:
+        """GET ``url`` (absolute, or a path on the app): the status, the last of each header, the body."""
+        parts = urlsplit(url)
+        host = parts.hostname or "testserver"
+        headers = [(b"host", host.encode())]
+        if host == "testserver" and self.cookies:
+            headers.append((b"cookie", "; ".join(f"{k}={v}" for k, v in self.cookies.items()).encode()))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": parts.scheme or "http",
+            "path": parts.path,
+            "raw_path": parts.path.encode(),
+            "query_string": parts.query.encode(),
+            "root_path": "",
+            "headers": headers,
+            "server": (host, None),
+            "client": ("127.0.0.1", 123),
+        }
+        start: dict[str, Any] = {}
+        body: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                body.append(message.get("body", b""))
+
+        await self.sites[host](scope, receive, send)
+        answer: dict[str, str] = {}
+        for key, value in start.get("headers", []):
+            name, text = key.decode().lower(), value.decode()
+            if name == "set-cookie":
+                self._keep(text)
+            answer[name] = text
+        return start["status"], answer, b"".join(body)
+
+    def _keep(self, header: str) -> None:
+        pair, _, attributes = header.partition(";")
+        name, _, value = pair.strip().partition("=")
+        gone = "max-age=0" in attributes.lower() or "1970" in attributes
+        if gone:
+            self.cookies.pop(name, None)
+        else:
+            self.cookies[name] = value
+
+
+async def floor_login(browser: RawBrowser) -> None:
+    """The login the in-process rows time, through ``browser``: the app, the stub, the callback, the page."""
+    status, headers, _ = await browser.get("/other")
+    check(status in (302, 303, 307), f"the app did not redirect to the stub: {status}")
+    status, headers, _ = await browser.get(headers["location"])
+    check(status == 302, f"the stub did not redirect back: {status}")
+    status, headers, body = await browser.get(headers["location"])
+    check(status == 303, f"the app's callback answered {status}: {body!r}")
+    status, headers, body = await browser.get(headers["location"])
+    check(json.loads(body) == {"email": "alice@example.com"}, f"unexpected page after login: {body!r}")

@@ -7,7 +7,19 @@ import base64
 import os
 from typing import Any
 
-from _common import Budget, Row, Summary, Target, ameasure, ameasure_each, measure, ratio, row_from
+from _common import (
+    Budget,
+    Row,
+    Summary,
+    Target,
+    ameasure,
+    ameasure_each,
+    measure,
+    measure_each,
+    paired_difference,
+    ratio,
+    row_from,
+)
 from _flows import (
     CLIENT_SECRET_FOR_PEER,
     app_for,
@@ -19,7 +31,8 @@ from _flows import (
     peer_step,
 )
 
-LOGIN_TARGETS = {"RS256": Target(2.0, text="<= 2 ms"), "ES256": Target(1.2, text="<= 1.2 ms")}
+#: What mockidp may add to a warm login through the minimal app, over the floor (provider and browser both).
+ADDED_TARGETS = {"RS256": Target(0.8, text="<= 0.8 ms"), "ES256": Target(0.4, text="<= 0.4 ms")}
 APP_URL = "http://testserver"
 PEER_SPEEDUP = Target(10.0, at_least=True, text=">= 10x")
 
@@ -30,55 +43,74 @@ def _provider(alg: str, pool: Any) -> Any:
     return MockIdP(ProviderConfig.from_dict({"algorithm": alg}), keys=pool)
 
 
-def login_sync(alg: str, pool: Any, budget: Budget) -> Summary:
-    """``idp.login`` through the plugin's routed TestClient; one app, a fresh browser (cookie jar) per login."""
+APPS = ("minimal", "example")
+
+
+def make_app(kind: str, metadata_url: str, client_id: str, client_secret: str) -> Any:
+    """``minimal`` (``_minimal.py``: authlib and a session cookie) or ``example`` (examples/oidc_login)."""
+    if kind == "minimal":
+        from _minimal import minimal_app
+
+        return minimal_app(metadata_url, client_id, client_secret)
+    return example_app(metadata_url, client_id, client_secret)
+
+
+def app_of(kind: str, idp: Any) -> Any:
+    return make_app(kind, idp.metadata_url, idp.client.client_id, idp.client.client_secret or "")
+
+
+def login_sync(kind: str, alg: str, pool: Any, budget: Budget) -> tuple[Summary, Summary]:
+    """``idp.login`` through the plugin's routed TestClient, entered (as ``app_client`` is); one app, a fresh
+    browser (cookie jar) per login. In turn with each, the floor: the same login through the same kind of app
+    against ``_floor.CannedProvider``, driven by ``_floor.RawBrowser`` in one call into the same portal."""
+    from _floor import CLIENT_ID, CLIENT_SECRET, ISSUER, CannedProvider, RawBrowser, floor_login, routed_to
     from pytest_mockidp._clients import routed_test_client
 
     idp = _provider(alg, pool)
-    with idp.intercept():
-        app = app_for(idp)
+    stub = CannedProvider(pool.take(alg), alg)
+    with idp.intercept(), routed_to(stub):
+        app = app_of(kind, idp)
+        raw = RawBrowser(make_app(kind, f"{ISSUER}/.well-known/openid-configuration", CLIENT_ID, CLIENT_SECRET), stub)
         with routed_test_client(app) as client:
-            return measure(lambda: checked_login(idp.login(client, "/other")), budget, before=client.cookies.clear)
+            portal: Any = client.portal
+            mockidp, floor = measure_each(
+                [
+                    (lambda: checked_login(idp.login(client, "/other")), client.cookies.clear),
+                    (lambda: portal.call(floor_login, raw), raw.clear),
+                ],
+                budget,
+            )
+    return mockidp, floor
 
 
-def login_async(alg: str, pool: Any, budget: Budget) -> tuple[Summary, Summary]:
+def login_async(kind: str, alg: str, pool: Any, budget: Budget) -> tuple[Summary, Summary]:
     """``await idp.alogin`` through the plugin's routed async client (httpx2 ASGITransport on the app), and
-    in turn with it the same login against ``_floor.CannedProvider``: what it costs when the provider costs ~0.
-    """
-    import httpx2
-    from _floor import CLIENT_ID, CLIENT_SECRET, ISSUER, CannedProvider, floor_login, routed_to
+    in turn with it the floor (``login_sync``), on the same event loop."""
+    from _floor import CLIENT_ID, CLIENT_SECRET, ISSUER, CannedProvider, RawBrowser, floor_login, routed_to
     from pytest_mockidp._clients import routed_async_client
 
     idp = _provider(alg, pool)
     stub = CannedProvider(pool.take(alg), alg)
 
     async def run() -> list[Summary]:
-        with idp.intercept():
-            async with routed_to(stub) as to_stub:
-                app = app_for(idp)
-                floor_app = example_app(f"{ISSUER}/.well-known/openid-configuration", CLIENT_ID, CLIENT_SECRET)
-                async with (
-                    routed_async_client(app) as client,
-                    httpx2.AsyncClient(transport=httpx2.ASGITransport(app=floor_app), base_url=APP_URL) as floor_client,
-                    httpx2.AsyncClient(transport=to_stub) as browser,
-                ):
+        with idp.intercept(), routed_to(stub):
+            app = app_of(kind, idp)
+            floor_app = make_app(kind, f"{ISSUER}/.well-known/openid-configuration", CLIENT_ID, CLIENT_SECRET)
+            raw = RawBrowser(floor_app, stub)
+            async with routed_async_client(app) as client:
 
-                    async def mockidp_login() -> None:
-                        checked_login(await idp.alogin(client, "/other"))
+                async def mockidp_login() -> None:
+                    checked_login(await idp.alogin(client, "/other"))
 
-                    return await ameasure_each(
-                        [
-                            (mockidp_login, client.cookies.clear),
-                            (lambda: floor_login(floor_client, browser), floor_client.cookies.clear),
-                        ],
-                        budget,
-                    )
+                return await ameasure_each(
+                    [(mockidp_login, client.cookies.clear), (lambda: floor_login(raw), raw.clear)], budget
+                )
 
     mockidp, floor = asyncio.run(run())
     return mockidp, floor
 
 
-def login_per_test(alg: str, pool: Any, budget: Budget) -> Summary:
+def login_per_test(kind: str, alg: str, pool: Any, budget: Budget) -> Summary:
     """What one test pays with the plugin's fixtures, minus pytest: a new provider, app and client, then a login.
 
     The app is new, so authlib fetches the metadata and the JWKS again, as it does in every test.
@@ -88,7 +120,7 @@ def login_per_test(alg: str, pool: Any, budget: Budget) -> Summary:
     def once() -> None:
         idp = _provider(alg, pool)
         with idp.intercept():
-            app = app_for(idp)
+            app = app_of(kind, idp)
             with routed_test_client(app) as client:
                 checked_login(idp.login(client, "/other"))
 
@@ -118,25 +150,20 @@ def app_requests(pool: Any, budget: Budget) -> tuple[Summary, Summary]:
 
 def section_login(pool: Any, budget: Budget, cold_budget: Budget) -> list[Row]:
     rows: list[Row] = []
-    sync: dict[str, float] = {}
-    for alg in ("RS256", "ES256"):
-        summary = login_sync(alg, pool, budget)
-        sync[alg] = summary.median
-        rows.append(row_from("2", f"login in-process, sync TestClient, {alg}", summary, target=LOGIN_TARGETS[alg]))
-    floors: list[Row] = []
-    for alg in ("RS256", "ES256"):
-        summary, floor = login_async(alg, pool, budget)
-        row = row_from("2", f"login in-process, async client, {alg}", summary, target=LOGIN_TARGETS[alg])
-        row.ratio = ratio(summary.median, sync[alg]).replace("x", "x sync")
-        rows.append(row)
-        row = row_from("2", f"  floor: the same login, provider stubbed (1 signature), {alg}", floor)
-        row.ratio = f"mockidp: +{(summary.median - floor.median) * 1e3:.2f} ms"
-        floors.append(row)
-    rows.extend(floors)
-    summary = login_per_test("RS256", pool, cold_budget)
-    row = row_from("2", "login per test (new idp+app+client), sync, RS256", summary)
-    row.ratio = ratio(summary.median, sync["RS256"]).replace("x", "x warm")
-    rows.append(row)
+    for kind in APPS:
+        for mode, login in (("sync TestClient", login_sync), ("async client", login_async)):
+            for alg in ("RS256", "ES256"):
+                summary, floor = login(kind, alg, pool, budget)
+                added = paired_difference(summary, floor)
+                row = row_from("2", f"login, {kind} app, {mode}, {alg}", summary)
+                row.ratio = ratio(summary.median, floor.median).replace("x", "x floor")
+                rows.append(row)
+                rows.append(row_from("2", "  floor: stub provider (1 signature), raw ASGI browser", floor))
+                target = ADDED_TARGETS[alg] if kind == "minimal" and mode.startswith("sync") else None
+                rows.append(row_from("2", "  mockidp's own cost: paired difference", added, target=target))
+    for kind in APPS:
+        summary = login_per_test(kind, "RS256", pool, cold_budget)
+        rows.append(row_from("2", f"login per test (new idp+app+client), {kind} app, sync, RS256", summary))
     starlette, routed = app_requests(pool, budget)
     rows.append(row_from("2", "a request to the app (/public), Starlette's TestClient", starlette))
     row = row_from("2", "  the same with app_client (one call into its event loop)", routed)

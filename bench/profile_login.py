@@ -195,11 +195,11 @@ def compare(quick: bool) -> None:
         ("loop_reuse", ("loop_reuse",)),
     ]
     cases: list[tuple[str, Callable[[], Summary]]] = [
-        ("sync RS256", lambda: login_sync("RS256", pool, budget)),
-        ("sync ES256", lambda: login_sync("ES256", pool, budget)),
-        ("async RS256", lambda: login_async("RS256", pool, budget)[0]),
-        ("async ES256", lambda: login_async("ES256", pool, budget)[0]),
-        ("per-test RS256", lambda: login_per_test("RS256", pool, cold)),
+        ("sync RS256", lambda: login_sync("example", "RS256", pool, budget)[0]),
+        ("sync ES256", lambda: login_sync("example", "ES256", pool, budget)[0]),
+        ("async RS256", lambda: login_async("example", "RS256", pool, budget)[0]),
+        ("async ES256", lambda: login_async("example", "ES256", pool, budget)[0]),
+        ("per-test RS256", lambda: login_per_test("example", "RS256", pool, cold)),
     ]
     results: dict[tuple[str, str], list[float]] = {}
     for _ in range(rounds):

@@ -16,9 +16,9 @@ Sections (see bench/README.md for what each row means and how it is measured):
   9 whole login flows against `mockidp serve` (fresh browser each, own user each): flows per second,
     cross-talk, and the server's memory over 12,000 flows (--quick: 300)
 
-A full run prints the targets next to the results with pass/MISS (a --quick run, whose tiny counts
-say nothing about them, leaves them out); a miss does not fail the command. It exits
-non-zero only when a benchmark could not run (an error, a failed login, a failed suite).
+In the full run, targets are printed next to the results with pass/MISS; a miss does not fail the
+command. ``--quick`` shows no targets: its counts are too small to judge anything. It exits non-zero
+only when a benchmark could not run (an error, a failed login, a failed suite).
 """
 
 from __future__ import annotations
@@ -227,10 +227,10 @@ def main() -> int:
 
     rows = sorted(runner.rows, key=lambda r: r.section)  # stable: each section keeps its order
     print()
-    print(render(rows, targets=not args.quick))
+    print(render(rows, judge=not args.quick))
     elapsed = time.perf_counter() - started
-    if args.quick:  # tiny counts: a check that every benchmark still runs, not a measurement
-        verdict = "quick run: every benchmark ran (targets are judged by a full run: python bench/run.py)"
+    if args.quick:  # counts too small to judge: the quick run only shows that every benchmark still runs
+        verdict = f"quick run: {len(rows)} rows, no targets judged (run without --quick for them)"
     else:
         targets = [r for r in rows if r.target is not None]
         missed = [r for r in targets if r.status == "MISS"]
@@ -257,7 +257,7 @@ def run_sections(
     """Sections 2-5, in this process (so ``--patch`` prototypes apply to them)."""
     runner.section("2", "2: in-process login", lambda: section_login(pool, plan.login, plan.cold_login))
     inprocess = next(
-        (r.value for r in runner.rows if r.name.startswith("login in-process, sync TestClient, RS256")), None
+        (r.value for r in runner.rows if r.name.startswith("login, example app, sync TestClient, RS256")), None
     )
     runner.section("3", "3: tokens", lambda: section_tokens(pool, plan.tokens))
     runner.section("45", "4, 5: loopback server and the peer", lambda: section_sockets(pool, plan.sockets, inprocess))

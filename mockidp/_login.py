@@ -303,7 +303,13 @@ def drive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginResult:
 async def adrive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginResult:
     """Pump ``steps`` (of ``flow``) with an async client."""
     __tracebackhide__ = True
-    transport = idp.async_transport(package_of(client))
+    from mockidp import _browser
+
+    package = package_of(client)
+    site = _browser.asgi_site(package, client)
+    if site is not None:  # an app the client only hands requests to: raw ASGI calls (mockidp/_browser.py)
+        return await _browser.adrive(idp, client, package, site, flow, steps)
+    transport = idp.async_transport(package)
     try:
         step = next(steps)
         while True:
@@ -339,41 +345,18 @@ def _drive_in_portal(idp: MockIdP, client: Any, portal: Any, flow: Flow, steps: 
     """Run the whole flow on the TestClient's own event loop, in one call into its portal.
 
     A TestClient crosses threads about ten times per request to stream each response; a login makes
-    three or four requests to the app. Here the flow runs where the app runs, through an async client
-    that puts into every request's scope what the TestClient would (its lifespan state, client address
-    and root path) and shares its cookies, which it hands back at the end.
+    three or four requests to the app. Here the flow runs where the app runs, with raw ASGI calls that
+    put into every request's scope what the TestClient would (its lifespan state, client address and
+    root path), and shares its cookies (mockidp/_browser.py).
     """
     __tracebackhide__ = True
-    package = package_of(client)
-    testclient_transport = client._transport  # Starlette keeps the request scope's parts there
-    app, state = client.app, client.app_state
-
-    async def app_in_testclient_scope(scope: Any, receive: Any, send: Any) -> None:
-        await app({**scope, "state": state.copy()}, receive, send)
-
-    transport = package.ASGITransport(
-        app=app_in_testclient_scope,
-        raise_app_exceptions=testclient_transport.raise_server_exceptions,
-        root_path=testclient_transport.root_path,
-        client=getattr(testclient_transport, "client", ("testclient", 50000)),  # fixed before Starlette 0.44
-    )
-    browser = package.AsyncClient(
-        transport=transport, base_url=client.base_url, headers=client.headers, cookies=client.cookies
-    )
-
-    async def run() -> LoginResult:
-        async with browser:
-            return await adrive(idp, browser, flow, steps)
+    from mockidp import _browser
 
     try:
-        result: LoginResult = portal.call(run)
-        return result
+        return _browser.drive_in_portal(
+            idp, client, package_of(client), portal, _browser.portal_site(client), flow, steps
+        )
     except MockidpError as error:
         # The error crossed the portal: anyio's and concurrent.futures' frames, then the driver's. What the
         # author needs is their own line and the message, so the traceback starts again here (a hidden frame).
         raise error.with_traceback(None)  # noqa: B904 - the same error, not a new one
-    finally:  # the same jar, updated in place: a test may hold on to client.cookies
-        jar = client.cookies.jar
-        jar.clear()
-        for cookie in browser.cookies.jar:
-            jar.set_cookie(cookie)
