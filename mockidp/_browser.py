@@ -6,8 +6,8 @@ and in: ~0.3 ms a request, more than the provider's own work for it. When the ap
 client only hands requests to (a Starlette ``TestClient`` in its portal, an httpx ``AsyncClient`` on an
 ``ASGITransport``), the browser here calls the app and the provider directly with the scope that
 transport would build, keeps the cookies in a jar of its own while the flow runs, and at the end hands
-the final response back as the client's package's ``Response`` and every ``Set-Cookie`` it received
-to the client's jar, through the client's own cookie handling, so the jar ends as it would have.
+the final response back as the client's package's ``Response`` and the cookies back to the client's
+jar as ``http.cookiejar`` would have stored them.
 """
 
 from __future__ import annotations
@@ -44,6 +44,36 @@ class Cookie:
     path: str
     secure: bool
     expires: float | None
+    path_specified: bool = True
+    rest: dict[str, str | None] = field(default_factory=dict)  # HttpOnly, SameSite, as http.cookiejar keeps them
+    origin: Any = None  # the http.cookiejar.Cookie it was taken from, unchanged
+
+
+def _to_cookiejar(cookie: Cookie) -> Any:
+    """``cookie`` as ``http.cookiejar`` would have stored it from its ``Set-Cookie``."""
+    if cookie.origin is not None:
+        return cookie.origin
+    from http.cookiejar import Cookie as JarCookie
+
+    expires = int(cookie.expires) if cookie.expires is not None else None
+    return JarCookie(
+        0,
+        cookie.name,
+        cookie.value,
+        None,
+        False,
+        cookie.domain,
+        not cookie.host_only,
+        cookie.domain.startswith("."),
+        cookie.path,
+        cookie.path_specified,
+        cookie.secure,
+        expires,
+        expires is None,
+        None,
+        None,
+        cookie.rest,  # type: ignore[arg-type]  # http.cookiejar keeps None for a flag (HttpOnly)
+    )
 
 
 def _effective_host(host: str) -> str:
@@ -76,10 +106,9 @@ def _default_path(request_path: str) -> str:
 
 @dataclass
 class Jar:
-    """The cookies of one simulated flow, and every ``Set-Cookie`` it received (to hand back at the end)."""
+    """The cookies of one simulated flow."""
 
     cookies: list[Cookie] = field(default_factory=list)
-    received: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (method, url, set-cookie values)
 
     @classmethod
     def of(cls, jar: Any) -> Jar:
@@ -113,11 +142,12 @@ class Jar:
         if not equals or not name:
             return  # §5.2: ignore a set-cookie-string without a name-value pair
         host = _effective_host(host)
-        cookie = Cookie(name, value, host, True, _default_path(path), False, None)
+        cookie = Cookie(name, value, host, True, _default_path(path), False, None, path_specified=False)
         max_age: float | None = None
         for attribute in rest.split(";"):
-            key, _, arg = attribute.partition("=")
-            key, arg = key.strip().lower(), arg.strip()
+            given, equals, arg = attribute.partition("=")
+            given, arg = given.strip(), arg.strip()
+            key = given.lower()
             if key == "max-age":
                 try:
                     max_age = float(int(arg))
@@ -133,8 +163,11 @@ class Jar:
                 cookie.domain, cookie.host_only = (domain if domain.startswith(".") else "." + domain), False
             elif key == "path" and arg.startswith("/"):
                 cookie.path = arg
+                cookie.path_specified = True
             elif key == "secure":
                 cookie.secure = True
+            elif key in ("httponly", "samesite"):  # http.cookiejar keeps these as given
+                cookie.rest[given] = arg if equals else None
         if max_age is not None:
             cookie.expires = time.time() + max_age
         if not cookie.host_only and not _domain_matches(cookie, host):
@@ -221,10 +254,8 @@ class Browser:
             answer.headers[name] = text
             if name == "set-cookie":
                 cookies.append(text)
-        if cookies:
-            self.jar.received.append((method, url, cookies))
-            for text in cookies:
-                self.jar.store(text, host, unquote(raw_path))
+        for text in cookies:
+            self.jar.store(text, host, unquote(raw_path))
         return answer
 
 
@@ -324,13 +355,13 @@ async def adrive_lean(idp: MockIdP, browser: Browser, flow: Flow, steps: Steps) 
         raise
 
 
-def hand_back_cookies(package: Any, client: Any, browser: Browser) -> None:
-    """Every ``Set-Cookie`` the flow received, in order, through the client's own jar: it ends as if the
-    client had made the requests (the same jar object, which a test may hold on to)."""
-    cookies = client.cookies
-    for method, url, values in browser.jar.received:
-        request = package.Request(method, url)
-        cookies.extract_cookies(package.Response(200, headers=[("set-cookie", v) for v in values], request=request))
+def hand_back_cookies(client: Any, browser: Browser) -> None:
+    """The flow's cookies into the client's jar, as ``http.cookiejar`` would have kept them (the same jar
+    object, updated in place: a test may hold on to ``client.cookies``)."""
+    jar = client.cookies.jar
+    jar.clear()
+    for cookie in browser.jar.cookies:
+        jar.set_cookie(_to_cookiejar(cookie))
 
 
 def result_of(package: Any, flow: Flow, answer: Answer) -> LoginResult:
@@ -349,7 +380,7 @@ async def adrive(idp: MockIdP, client: Any, package: Any, site: Site, flow: Flow
     try:
         answer = await adrive_lean(idp, browser, flow, steps)
     finally:
-        hand_back_cookies(package, client, browser)
+        hand_back_cookies(client, browser)
     return result_of(package, flow, answer)
 
 
@@ -362,5 +393,5 @@ def drive_in_portal(
     try:
         answer: Answer = portal.call(adrive_lean, idp, browser, flow, steps)
     finally:
-        hand_back_cookies(package, client, browser)
+        hand_back_cookies(client, browser)
     return result_of(package, flow, answer)
