@@ -38,7 +38,7 @@ class Cookie:
     of a dotless host get ``.local``), so cookies taken from and handed to an httpx jar compare alike."""
 
     name: str
-    value: str
+    value: str | None  # None: a Set-Cookie with a name only, sent back as just the name (as http.cookiejar does)
     domain: str
     host_only: bool
     path: str
@@ -114,7 +114,7 @@ class Jar:
     def of(cls, jar: Any) -> Jar:
         """The cookies of an ``http.cookiejar.CookieJar``."""
         return cls(
-            [Cookie(c.name, c.value or "", c.domain, not c.domain_specified, c.path, c.secure, c.expires) for c in jar]
+            [Cookie(c.name, c.value, c.domain, not c.domain_specified, c.path, c.secure, c.expires) for c in jar]
         )
 
     def header(self, scheme: str, host: str, path: str) -> bytes | None:
@@ -132,17 +132,18 @@ class Jar:
         if not chosen:
             return None
         chosen.sort(key=lambda c: len(c.path), reverse=True)
-        return "; ".join(f"{c.name}={c.value}" for c in chosen).encode("latin-1")
+        return "; ".join(c.name if c.value is None else f"{c.name}={c.value}" for c in chosen).encode("latin-1")
 
     def store(self, header: str, host: str, path: str) -> None:
         """Keep (or drop) the cookie of one ``Set-Cookie`` header (RFC 6265 §5.2, §5.3)."""
         pair, _, rest = header.partition(";")
         name, equals, value = pair.partition("=")
-        name, value = name.strip(), value.strip()
-        if not equals or not name:
-            return  # §5.2: ignore a set-cookie-string without a name-value pair
+        name = name.strip()
+        if not name:
+            return  # §5.2: ignore a cookie without a name
         host = _effective_host(host)
-        cookie = Cookie(name, value, host, True, _default_path(path), False, None, path_specified=False)
+        kept = value.strip() if equals else None
+        cookie = Cookie(name, kept, host, True, _default_path(path), False, None, path_specified=False)
         max_age: float | None = None
         for attribute in rest.split(";"):
             given, equals, arg = attribute.partition("=")
@@ -152,7 +153,7 @@ class Jar:
                 try:
                     max_age = float(int(arg))
                 except ValueError:
-                    continue
+                    return  # http.cookiejar refuses the cookie (RFC 6265 would ignore the attribute)
             elif key == "expires" and max_age is None:
                 try:
                     cookie.expires = parsedate_to_datetime(arg).timestamp()
@@ -161,7 +162,7 @@ class Jar:
             elif key == "domain" and arg:
                 domain = arg.lower()
                 cookie.domain, cookie.host_only = (domain if domain.startswith(".") else "." + domain), False
-            elif key == "path" and arg.startswith("/"):
+            elif key == "path" and arg:  # as given, as http.cookiejar keeps it (a relative one matches nothing)
                 cookie.path = arg
                 cookie.path_specified = True
             elif key == "secure":
