@@ -60,6 +60,9 @@ APP_SIDE = [
 INTERCEPTED = "app -> provider (authlib's requests, intercepted)"
 HOP = "browser -> provider (idp.login's transport)"
 PORTAL = "TestClient portal call"
+LEAN = "lean browser requests, app and provider (inclusive)"
+HAND_BACK = "lean browser: cookies into the client's jar"
+RESULT = "lean browser: the final Response"
 PROVIDER_SIDE = [
     ("TokenMinter.issue (access + ID + refresh token)", "mockidp._tokens:TokenMinter.issue", 3),
     ("KeyRing.sign (JWS signatures)", "mockidp._keys:KeyRing.sign", 4),
@@ -90,6 +93,9 @@ def instrumented(idp: Any, client: Any, meter: Meter, *, sync: bool) -> Iterator
         meter.wrap(f"{package.__name__}._transports.default:AsyncHTTPTransport.handle_async_request", INTERCEPTED)
         for label, target, _ in APP_SIDE + PROVIDER_SIDE:
             meter.wrap(target, label)
+        meter.wrap("mockidp._browser:Browser.request", LEAN)
+        meter.wrap("mockidp._browser:hand_back_cookies", HAND_BACK)
+        meter.wrap("mockidp._browser:result_of", RESULT)
         yield
     finally:
         meter.undo()
@@ -151,7 +157,7 @@ def print_breakdown(title: str, total_ms: float, meter: Meter, n: int, *, sync: 
     if sync:
         lines.append(("idp.login before and after the portal call (flow set-up)", total_ms - ms(PORTAL), ""))
         lines.append(("the flow in one call into the TestClient's portal", ms(PORTAL), calls(PORTAL)))
-    else:
+    elif ms(browser):  # an httpx2 client on the app (not the lean browser)
         lines.append(("browser -> app requests (httpx2 AsyncClient)", ms(browser), calls(browser)))
         lines.append(("  httpx2 client + ASGITransport (= above - app)", ms(browser) - ms(app_label), ""))
     for label, _, indent in APP_SIDE:
@@ -166,8 +172,19 @@ def print_breakdown(title: str, total_ms: float, meter: Meter, n: int, *, sync: 
         lines.append(("  " * (indent - 2) + label, ms(label), calls(label)))
     hop_ms = ms(HOP) - ms(INTERCEPTED)
     hop_calls = meter.count.get(HOP, 0) - meter.count.get(INTERCEPTED, 0)
-    lines.append((HOP, hop_ms, f"{hop_calls / n:g}"))
-    if sync:
+    if hop_calls:
+        lines.append((HOP, hop_ms, f"{hop_calls / n:g}"))
+    if ms(LEAN):  # mockidp/_browser.py: raw ASGI calls into the app and the provider
+        lines.append((LEAN, ms(LEAN), calls(LEAN)))
+        own = ms(LEAN) - ms(app_label) - ms("provider /authorize")
+        lines.append(("  its own work (= above - app - provider /authorize)", own, ""))
+        lines.append((HAND_BACK, ms(HAND_BACK), calls(HAND_BACK)))
+        lines.append((RESULT, ms(RESULT), calls(RESULT)))
+        outside = (ms(PORTAL) if sync else total_ms) - ms(LEAN) - ms(HAND_BACK) - ms(RESULT)
+        lines.append(("login driver around it (Flow, set-up; sync: in the portal call)", outside, ""))
+        if sync:
+            lines.append(("the rest of idp.login, outside the portal call", total_ms - ms(PORTAL), ""))
+    elif sync:
         rest = ms(PORTAL) - ms(app_label) - hop_ms
         lines.append(("  the rest: thread hand-off, login driver, its httpx2 client on the app", rest, ""))
     else:

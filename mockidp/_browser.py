@@ -6,8 +6,8 @@ and in: ~0.3 ms a request, more than the provider's own work for it. When the ap
 client only hands requests to (a Starlette ``TestClient`` in its portal, an httpx ``AsyncClient`` on an
 ``ASGITransport``), the browser here calls the app and the provider directly with the scope that
 transport would build, keeps the cookies in a jar of its own while the flow runs, and at the end hands
-the final response back as the client's package's ``Response`` and every ``Set-Cookie`` it received
-to the client's jar, through the client's own cookie handling, so the jar ends as it would have.
+the final response back as the client's package's ``Response`` and the cookies back to the client's
+jar as ``http.cookiejar`` would have stored them.
 """
 
 from __future__ import annotations
@@ -38,12 +38,42 @@ class Cookie:
     of a dotless host get ``.local``), so cookies taken from and handed to an httpx jar compare alike."""
 
     name: str
-    value: str
+    value: str | None  # None: a Set-Cookie with a name only, sent back as just the name (as http.cookiejar does)
     domain: str
     host_only: bool
     path: str
     secure: bool
     expires: float | None
+    path_specified: bool = True
+    rest: dict[str, str | None] = field(default_factory=dict)  # HttpOnly, SameSite, as http.cookiejar keeps them
+    origin: Any = None  # the http.cookiejar.Cookie it was taken from, unchanged
+
+
+def _to_cookiejar(cookie: Cookie) -> Any:
+    """``cookie`` as ``http.cookiejar`` would have stored it from its ``Set-Cookie``."""
+    if cookie.origin is not None:
+        return cookie.origin
+    from http.cookiejar import Cookie as JarCookie
+
+    expires = int(cookie.expires) if cookie.expires is not None else None
+    return JarCookie(
+        0,
+        cookie.name,
+        cookie.value,
+        None,
+        False,
+        cookie.domain,
+        not cookie.host_only,
+        cookie.domain.startswith("."),
+        cookie.path,
+        cookie.path_specified,
+        cookie.secure,
+        expires,
+        expires is None,
+        None,
+        None,
+        cookie.rest,  # type: ignore[arg-type]  # http.cookiejar keeps None for a flag (HttpOnly)
+    )
 
 
 def _effective_host(host: str) -> str:
@@ -76,16 +106,15 @@ def _default_path(request_path: str) -> str:
 
 @dataclass
 class Jar:
-    """The cookies of one simulated flow, and every ``Set-Cookie`` it received (to hand back at the end)."""
+    """The cookies of one simulated flow."""
 
     cookies: list[Cookie] = field(default_factory=list)
-    received: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (method, url, set-cookie values)
 
     @classmethod
     def of(cls, jar: Any) -> Jar:
         """The cookies of an ``http.cookiejar.CookieJar``."""
         return cls(
-            [Cookie(c.name, c.value or "", c.domain, not c.domain_specified, c.path, c.secure, c.expires) for c in jar]
+            [Cookie(c.name, c.value, c.domain, not c.domain_specified, c.path, c.secure, c.expires) for c in jar]
         )
 
     def header(self, scheme: str, host: str, path: str) -> bytes | None:
@@ -103,26 +132,28 @@ class Jar:
         if not chosen:
             return None
         chosen.sort(key=lambda c: len(c.path), reverse=True)
-        return "; ".join(f"{c.name}={c.value}" for c in chosen).encode("latin-1")
+        return "; ".join(c.name if c.value is None else f"{c.name}={c.value}" for c in chosen).encode("latin-1")
 
     def store(self, header: str, host: str, path: str) -> None:
         """Keep (or drop) the cookie of one ``Set-Cookie`` header (RFC 6265 §5.2, §5.3)."""
         pair, _, rest = header.partition(";")
         name, equals, value = pair.partition("=")
-        name, value = name.strip(), value.strip()
-        if not equals or not name:
-            return  # §5.2: ignore a set-cookie-string without a name-value pair
+        name = name.strip()
+        if not name:
+            return  # §5.2: ignore a cookie without a name
         host = _effective_host(host)
-        cookie = Cookie(name, value, host, True, _default_path(path), False, None)
+        kept = value.strip() if equals else None
+        cookie = Cookie(name, kept, host, True, _default_path(path), False, None, path_specified=False)
         max_age: float | None = None
         for attribute in rest.split(";"):
-            key, _, arg = attribute.partition("=")
-            key, arg = key.strip().lower(), arg.strip()
+            given, equals, arg = attribute.partition("=")
+            given, arg = given.strip(), arg.strip()
+            key = given.lower()
             if key == "max-age":
                 try:
                     max_age = float(int(arg))
                 except ValueError:
-                    continue
+                    return  # http.cookiejar refuses the cookie (RFC 6265 would ignore the attribute)
             elif key == "expires" and max_age is None:
                 try:
                     cookie.expires = parsedate_to_datetime(arg).timestamp()
@@ -131,10 +162,13 @@ class Jar:
             elif key == "domain" and arg:
                 domain = arg.lower()
                 cookie.domain, cookie.host_only = (domain if domain.startswith(".") else "." + domain), False
-            elif key == "path" and arg.startswith("/"):
+            elif key == "path" and arg:  # as given, as http.cookiejar keeps it (a relative one matches nothing)
                 cookie.path = arg
+                cookie.path_specified = True
             elif key == "secure":
                 cookie.secure = True
+            elif key in ("httponly", "samesite"):  # http.cookiejar keeps these as given
+                cookie.rest[given] = arg if equals else None
         if max_age is not None:
             cookie.expires = time.time() + max_age
         if not cookie.host_only and not _domain_matches(cookie, host):
@@ -221,10 +255,8 @@ class Browser:
             answer.headers[name] = text
             if name == "set-cookie":
                 cookies.append(text)
-        if cookies:
-            self.jar.received.append((method, url, cookies))
-            for text in cookies:
-                self.jar.store(text, host, unquote(raw_path))
+        for text in cookies:
+            self.jar.store(text, host, unquote(raw_path))
         return answer
 
 
@@ -324,13 +356,13 @@ async def adrive_lean(idp: MockIdP, browser: Browser, flow: Flow, steps: Steps) 
         raise
 
 
-def hand_back_cookies(package: Any, client: Any, browser: Browser) -> None:
-    """Every ``Set-Cookie`` the flow received, in order, through the client's own jar: it ends as if the
-    client had made the requests (the same jar object, which a test may hold on to)."""
-    cookies = client.cookies
-    for method, url, values in browser.jar.received:
-        request = package.Request(method, url)
-        cookies.extract_cookies(package.Response(200, headers=[("set-cookie", v) for v in values], request=request))
+def hand_back_cookies(client: Any, browser: Browser) -> None:
+    """The flow's cookies into the client's jar, as ``http.cookiejar`` would have kept them (the same jar
+    object, updated in place: a test may hold on to ``client.cookies``)."""
+    jar = client.cookies.jar
+    jar.clear()
+    for cookie in browser.jar.cookies:
+        jar.set_cookie(_to_cookiejar(cookie))
 
 
 def result_of(package: Any, flow: Flow, answer: Answer) -> LoginResult:
@@ -349,7 +381,7 @@ async def adrive(idp: MockIdP, client: Any, package: Any, site: Site, flow: Flow
     try:
         answer = await adrive_lean(idp, browser, flow, steps)
     finally:
-        hand_back_cookies(package, client, browser)
+        hand_back_cookies(client, browser)
     return result_of(package, flow, answer)
 
 
@@ -362,5 +394,5 @@ def drive_in_portal(
     try:
         answer: Answer = portal.call(adrive_lean, idp, browser, flow, steps)
     finally:
-        hand_back_cookies(package, client, browser)
+        hand_back_cookies(client, browser)
     return result_of(package, flow, answer)

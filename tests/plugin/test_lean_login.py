@@ -37,7 +37,11 @@ def _shape(result: LoginResult, client: Any) -> dict[str, Any]:
         "response": (type(response), response.status_code, _url(str(response.url)), headers, response.content),
         "set-cookie": sorted(v.split("=")[0] for v in response.headers.get_list("set-cookie")),
         "cookies": sorted(
-            (c.name, c.domain, c.domain_specified, c.path, c.secure, c.expires is None, c.expires is not None)
+            (
+                *(c.name, c.domain, c.domain_specified, c.path, c.path_specified, c.secure, c.discard),
+                *(c.expires is None, c.version, c.port, c.port_specified, c.domain_initial_dot),
+                sorted(c._rest.items()),  # HttpOnly, SameSite
+            )
             for c in client.cookies.jar
         ),
     }
@@ -94,11 +98,13 @@ def test_a_lean_login_has_the_hops_response_and_cookies_of_the_httpx_one(
     lean = [_shape(result, client) for result, client in flows(app_env, True)]
     assert len(lean_flows) == 3
 
+    for got, want in zip(lean, httpx_path, strict=True):
+        assert got["cookies"] == want["cookies"]
     assert lean == httpx_path
     assert [shape["response"][1] for shape in lean] == [200, 200, 200]
-    assert lean[0]["cookies"] == [
-        ("mockidp_session", "idp.mockidp.test", False, "/", True, True, False),
-        ("session", "testserver.local", False, "/", False, False, True),
+    assert [cookie[:8] for cookie in lean[0]["cookies"]] == [
+        ("mockidp_session", "idp.mockidp.test", False, "/", True, True, True, True),
+        ("session", "testserver.local", False, "/", True, False, False, False),
     ]
 
 
