@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from mockidp._clock import OffsetClock
 from mockidp._config import ProviderConfig
 from mockidp._errors import ConfigError
 from mockidp._options import given, load_file, options
@@ -22,12 +23,21 @@ from mockidp._provider import MockIdP
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
-#: The standalone server shows its login form unless told not to; the library logs in at once. It may run
-#: for hours under load, so it keeps the last 1,000 requests, codes, tokens and sessions of each kind.
-CLI_DEFAULTS: dict[str, Any] = {"interactive": True, "state_limit": 1000, "request_log_limit": 1000}
+#: The standalone server shows its login form (ad-hoc users welcome) and the debugger unless told not to; the
+#: library logs in at once. It may run for hours under load, so it keeps the last 1,000 requests, codes,
+#: tokens and sessions of each kind.
+CLI_DEFAULTS: dict[str, Any] = {
+    "interactive": True,
+    "adhoc_users": True,
+    "debugger": True,
+    "state_limit": 1000,
+    "request_log_limit": 1000,
+}
 CLI_HELP = {
     "issuer": "issuer URL to announce (default: the server's own loopback URL)",
     "interactive": "show a login form instead of logging the first user in at once (default: on)",
+    "adhoc_users": "let the login form log in any username typed, as a new user with that sub (default: on)",
+    "debugger": "serve the token debugger page at /debugger under the issuer (default: on)",
 }
 
 
@@ -54,6 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8900, help="port to bind; 0 picks a free one (default: 8900)")
     serve.add_argument("--config", type=Path, metavar="FILE", help="a TOML or JSON file of provider options")
+    serve.add_argument(
+        "--control",
+        action="store_true",
+        help="serve the HTTP control API under /_mockidp (described at /_mockidp/openapi.json), to loopback only",
+    )
+    serve.add_argument(
+        "--control-remote",
+        action="store_true",
+        help="let the control API answer clients that are not on loopback (another container, say)",
+    )
     _add_config_flags(serve)
     docs = commands.add_parser(
         "docs",
@@ -73,7 +93,7 @@ def config_values(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
-def describe(idp: MockIdP, out: TextIO, listening: str | None = None) -> None:
+def describe(idp: MockIdP, out: TextIO, listening: str | None = None, *, control: bool = False) -> None:
     lines = [
         f"mockidp serving {idp.issuer}",
         f"  metadata:  {idp.metadata_url}",
@@ -81,6 +101,10 @@ def describe(idp: MockIdP, out: TextIO, listening: str | None = None) -> None:
     ]
     if listening is not None and listening != idp.issuer:  # an --issuer of its own: say where it listens too
         lines.append(f"  listening: {listening}")
+    if idp.config.debugger:
+        lines.append(f"  debugger:  {idp.endpoint('debugger')}")
+    if control:
+        lines.append(f"  control:   {idp.issuer}/_mockidp (OpenAPI: {idp.issuer}/_mockidp/openapi.json)")
     for client in idp.clients.values():
         secret = client.client_secret if client.client_secret is not None else "(public client: none, PKCE)"
         lines.append(f"  client:    {client.client_id}  secret: {secret}")
@@ -91,8 +115,8 @@ def describe(idp: MockIdP, out: TextIO, listening: str | None = None) -> None:
 
 
 def provider(values: dict[str, Any]) -> MockIdP:
-    """The provider ``mockidp serve`` runs, from its options."""
-    return MockIdP(ProviderConfig.from_dict(values))
+    """The provider ``mockidp serve`` runs, from its options, on a clock the control API can move."""
+    return MockIdP(ProviderConfig.from_dict(values), clock=OffsetClock())
 
 
 def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -105,12 +129,22 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             file=err,
             flush=True,
         )
+    if args.control_remote:
+        print(
+            "mockidp: WARNING: the control API answers clients that are not on loopback: anyone who reaches it"
+            " can add users, log in as anyone and move the clock.",
+            file=err,
+            flush=True,
+        )
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         # An issuer the user named is kept (a proxy may front it); otherwise the loopback URL is the issuer.
-        with idp.serve(args.host, args.port, keep_issuer="issuer" in values) as listening:
-            describe(idp, out, listening)
+        control = args.control or args.control_remote
+        with idp.serve(
+            args.host, args.port, keep_issuer="issuer" in values, control=control, control_remote=args.control_remote
+        ) as listening:
+            describe(idp, out, listening, control=control)
             stop.wait()
     finally:
         for sig, handler in previous.items():

@@ -26,6 +26,17 @@ def _real_monotonic() -> float:
     return time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
+class OffsetClock:
+    """The system clock moved by ``offset`` seconds: a clock a running server can be told to move
+    (``mockidp serve --control``'s ``/clock``), where freezegun cannot reach."""
+
+    def __init__(self, offset: float = 0.0) -> None:
+        self.offset = offset
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
 async def real_sleep(seconds: float) -> None:
     """Wait ``seconds`` of real time, also under ``freeze_time``: a frozen event loop would never wake
     from ``asyncio.sleep``, so the wait happens in a worker thread, whose ``time.sleep`` is real."""

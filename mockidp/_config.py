@@ -292,6 +292,10 @@ class ProviderConfig:
     device_code_ttl: int = 600
     device_interval: int = 5
     token_exchange_targets: tuple[str, ...] = ()
+    #: The login form logs in a username it does not know as a new user (``User.named``) with that ``sub``.
+    adhoc_users: bool = False
+    #: Serve the token debugger page (``/debugger`` under the issuer).
+    debugger: bool = False
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.issuer) if isinstance(self.issuer, str) else None
@@ -336,7 +340,15 @@ class ProviderConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"ProviderConfig.{name} must be a positive number of seconds, got {value!r}")
-        for name in ("interactive", "strict", "password_grant", "require_pushed_authorization_requests", "dpop_nonce"):
+        for name in (
+            "interactive",
+            "strict",
+            "password_grant",
+            "require_pushed_authorization_requests",
+            "dpop_nonce",
+            "adhoc_users",
+            "debugger",
+        ):
             value = getattr(self, name)
             if not isinstance(value, bool):  # "false" would be truthy: refuse it rather than guess
                 raise ConfigError(f"ProviderConfig.{name} must be true or false, got {value!r}")

@@ -62,13 +62,15 @@ def error_json(error: OAuthError) -> Response:
     return json_response(error.as_dict(), error.status, headers)
 
 
-def page(title: str, body: str, status: int = 200) -> HTMLResponse:
+def page(title: str, body: str, status: int = 200, *, style: str = "", heading: bool = True) -> HTMLResponse:
+    """A page for a person: escaped ``title``, ``body`` as given (already escaped), readable on a phone."""
     document = (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)}</title>"
         "<style>body{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem}"
-        "code{background:#eee;padding:0 .2em}</style></head>"
-        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+        f"code{{background:#eee;padding:0 .2em}}{style}</style></head>"
+        f"<body>{'<h1>' + html.escape(title) + '</h1>' if heading else ''}{body}</body></html>"
     )
     return HTMLResponse(document, status_code=status, headers=NO_STORE)
 

@@ -26,6 +26,7 @@ Endpoint: TypeAlias = Literal[
     "par",
     "device_authorization",
     "device_verification",
+    "debugger",
 ]
 ENDPOINTS: tuple[Endpoint, ...] = (
     "discovery",
@@ -39,6 +40,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     "par",
     "device_authorization",
     "device_verification",
+    "debugger",
 )
 
 
@@ -102,6 +104,11 @@ class RequestLog(list[RequestRecord]):
             if self.limit is not None and len(self) > self.limit:
                 del self[: len(self) - self.limit]
             return self.total
+
+    def forget(self) -> None:
+        """Drop every entry; ``total`` keeps counting, so ``since`` stays right."""
+        with self._adding:
+            self.clear()
 
     def since(self, total: int) -> list[RequestRecord]:
         """The entries still kept of those logged after ``total`` requests."""

@@ -150,17 +150,21 @@ class Flow:
         """Answer the authorization request as the user would; returns the request back to the app."""
         __tracebackhide__ = True
         params = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
-        if self.deny:
+        if self.deny and not self.idp.config.interactive:
+            # No login form to press Deny on: post what its Deny button would (no form, no CSRF token).
             form = {**params, ACTION_FIELD: "deny"}
             idp_step = Step("idp", "POST", self.idp.endpoint("authorization_endpoint"), form)
         else:
             idp_step = Step("idp", "GET", authorize_url)
         answer = yield from self._send(idp_step)
         if answer.status_code == 200 and ACTION_FIELD in answer.text:
-            # The interactive login form: log in the provider's default user, as a person would.
+            # The interactive login form: log in the provider's default user (or deny), as a person would.
+            # Its hidden fields carry the CSRF token whose cookie the client's jar now holds.
             _, fields = parse_form(answer.text)
-            form = {**fields, USERNAME_FIELD: self.idp.user.username, ACTION_FIELD: "login"}
-            answer = yield from self._send(Step("idp", "POST", self.idp.endpoint("authorization_endpoint"), form))
+            choice = {ACTION_FIELD: "deny"} if self.deny else {USERNAME_FIELD: self.idp.user.username}
+            form = {**fields, ACTION_FIELD: "login", **choice}
+            idp_step = Step("idp", "POST", self.idp.endpoint("authorization_endpoint"), form)
+            answer = yield from self._send(idp_step)
         back = _location(idp_step, answer)
         if back is not None:
             return Step("app", "GET", back)

@@ -47,6 +47,8 @@ FIELD_HELP = {
     "device_code_ttl": "device code and user code lifetime (RFC 8628), seconds",
     "device_interval": "the least time between a device's polls of the token endpoint (RFC 8628 interval), seconds",
     "token_exchange_targets": "an audience or resource token exchange may issue for (repeatable; none given: any)",
+    "adhoc_users": "let the login form log in any username typed, as a new user with that sub",
+    "debugger": "serve the token debugger page at /debugger under the issuer",
 }
 
 _FLAG_NAMES = {

@@ -203,6 +203,22 @@ class MockIdP:
         """Log every user out at the provider: the next authorization request needs a new login."""
         self.state.end_sessions()
 
+    def reset(self) -> None:
+        """Back to how the provider started: only its configured users and clients, no faults, nothing
+        queued or armed, no sessions, codes or tokens, an empty request log. The keys stay."""
+        ctx = self.context
+        with ctx.lock:
+            self.users.clear()
+            self.users.update({u.sub: u for u in self.config.users})
+            self.clients.clear()
+            self.clients.update({c.client_id: c for c in self.config.clients})
+        self.faults.clear()
+        ctx.controls.forget()
+        with self.state.lock:
+            for table in self.state.tables:
+                table.clear()
+        self.requests.forget()
+
     # -- tokens and keys ------------------------------------------------------------------------
 
     def issue_tokens(
@@ -492,12 +508,21 @@ class MockIdP:
         return intercept(self, list(packages) if packages else None)
 
     @contextmanager
-    def serve(self, host: str = "127.0.0.1", port: int = 0, *, keep_issuer: bool = False) -> Iterator[str]:
+    def serve(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        keep_issuer: bool = False,
+        control: bool = False,
+        control_remote: bool = False,
+    ) -> Iterator[str]:
         """Serve the provider on a real socket in a background thread; yields where it listens.
 
         The URL yielded is the loopback URL plus the configured issuer's path. While the block runs,
         that URL is also the issuer, unless ``keep_issuer`` is set (e.g. when a proxy in front serves
-        the configured issuer).
+        the configured issuer). ``control`` also serves the HTTP control API under ``/_mockidp``
+        (``mockidp._control``), to loopback clients only unless ``control_remote`` is set.
         """
         path = urlsplit(self.config.issuer).path.rstrip("/")
         sock = bind(host, port)
@@ -509,7 +534,12 @@ class MockIdP:
             with shared_default_context(installed_packages()):
                 if not keep_issuer:
                     self.state.issuer = url
-                with serve_socket(self.app, sock):
+                app: Any = self.app
+                if control:
+                    from mockidp._control import with_control
+
+                    app = with_control(self, remote=control_remote)
+                with serve_socket(app, sock):
                     yield url
         finally:
             self.state.issuer = previous

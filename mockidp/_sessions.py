@@ -41,7 +41,7 @@ def start(ctx: Context, user: User) -> Session:
     return session
 
 
-def _cookie_path(ctx: Context) -> str:
+def cookie_path(ctx: Context) -> str:
     return urlsplit(ctx.config.issuer).path or "/"
 
 
@@ -49,7 +49,7 @@ def set_cookie(ctx: Context, response: Response, session: Session) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         session.id,
-        path=_cookie_path(ctx),
+        path=cookie_path(ctx),
         httponly=True,
         samesite="lax",
         secure=ctx.issuer.startswith("https://"),
@@ -57,4 +57,4 @@ def set_cookie(ctx: Context, response: Response, session: Session) -> None:
 
 
 def clear_cookie(ctx: Context, response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path=_cookie_path(ctx))
+    response.delete_cookie(SESSION_COOKIE, path=cookie_path(ctx))

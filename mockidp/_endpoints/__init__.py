@@ -20,6 +20,7 @@ from starlette.responses import Response
 from mockidp._config import ProviderConfig
 from mockidp._endpoints import (
     authorize,
+    debugger,
     device_authorization,
     device_verification,
     discovery,
@@ -90,6 +91,8 @@ TABLE: tuple[Endpoint, ...] = (
              spec="RFC 8628 section 3.1"),
     Endpoint("device_verification", None, "/device", device_verification.device_verification,
              enabled=_device_grant, spec="RFC 8628 section 3.3"),
+    Endpoint("debugger", None, "/debugger", debugger.debugger, unsafe_get=True, enabled=lambda c: c.debugger,
+             spec="OIDC Core 1.0 section 3.1 (a relying party for people to try the provider with)"),
 )  # fmt: skip
 
 BY_NAME: dict[str, Endpoint] = {e.name: e for e in TABLE}

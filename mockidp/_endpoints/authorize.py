@@ -14,6 +14,7 @@ sends its error back to the redirect URI of the parameters sent beside it, if th
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -24,9 +25,21 @@ from mockidp import _request_objects as request_objects
 from mockidp import _sessions as sessions
 from mockidp._config import Client, User
 from mockidp._endpoints import par
-from mockidp._errors import OAuthError
+from mockidp._errors import ConfigError, OAuthError
 from mockidp._exchange import Exchange, error_page
-from mockidp._login_form import ACTION_FIELD, ACTIONS, PROMPTS, USERNAME_FIELD, login_form
+from mockidp._login_form import (
+    ACTION_FIELD,
+    ACTIONS,
+    CLAIMS_FIELD,
+    CSRF_MESSAGE,
+    PROMPTS,
+    USERNAME_FIELD,
+    ClaimsError,
+    csrf_ok,
+    csrf_token,
+    login_form,
+    parse_claims,
+)
 from mockidp._params import (
     FORM_TYPE,
     MAX_FIELDS,
@@ -83,7 +96,8 @@ class AuthorizationRequest:
             if not openid and len(only) == 1 and not only[0].endswith("*"):
                 return only[0], False
             raise OAuthError("invalid_request", "redirect_uri is required (OIDC Core section 3.1.2.1)")
-        if not redirect_uri_allowed(self.client.redirect_uris, uri):
+        debugger = self.ex.ctx.config.debugger and uri == self.ex.ctx.url("debugger")  # any client may use it
+        if not debugger and not redirect_uri_allowed(self.client.redirect_uris, uri):
             registered = ", ".join(self.client.redirect_uris) or "none"
             raise OAuthError(
                 "invalid_request",
@@ -301,8 +315,12 @@ def _authorize(req: AuthorizationRequest) -> Response:
     form_action = params.get(ACTION_FIELD) if ex.request.method == "POST" else None
     if form_action is None and ex.request.method == "POST" and USERNAME_FIELD in params:
         form_action = "login"  # a form sent by script, or by Enter in a client that adds no button value
+    if form_action is not None and ctx.config.interactive and not csrf_ok(ex.request, params):
+        # A post that did not come from the page this browser was shown (OWASP: double-submit cookie).
+        # Without the form (interactive off) a plain GET logs in already, so there is nothing to protect.
+        return _login_page(req, scopes, CSRF_MESSAGE)
     if form_action is not None and form_action not in ACTIONS:
-        return _login_page(req, f"Unknown action {form_action!r}: the form's buttons send login or deny.")
+        return _login_page(req, scopes, f"Unknown action {form_action!r}: the form's buttons send login or deny.")
     if form_action == "deny":
         raise OAuthError("access_denied", "the user denied the request")
 
@@ -311,6 +329,7 @@ def _authorize(req: AuthorizationRequest) -> Response:
     # A user chosen with login_as() is logged in by the next request that may show a login.
     queued = ctx.controls.take_queued_login() if "none" not in prompts and form_action is None else None
     session = sessions.current(ctx, ex.request)
+    extra_claims: dict[str, Any] = {}
     if session is not None:
         reason = _why_login_again(req, session, now, prompts, max_age, queued or hinted, form_action)
         if reason is not None:
@@ -323,16 +342,14 @@ def _authorize(req: AuthorizationRequest) -> Response:
             raise OAuthError("login_required", "prompt=none, but the user has no session at the provider")
         user: User | None
         if form_action == "login":
-            username = params.get(USERNAME_FIELD, "").strip()
-            if not username:
-                return _login_page(req, "Type a username, or pick one of the users listed.")
-            user = ctx.find_user(username)
-            if user is None:
-                return _login_page(req, f"No user named {username!r}.")
+            chosen = _form_login(req, scopes)
+            if isinstance(chosen, Response):
+                return chosen
+            user, extra_claims = chosen
         elif queued is not None:
             user = queued
         elif ctx.config.interactive:
-            return _login_page(req, None)
+            return _login_page(req, scopes, None)
         else:
             user = hinted
             if user is None and hint is not None:
@@ -350,6 +367,7 @@ def _authorize(req: AuthorizationRequest) -> Response:
         auth_time=session.auth_time,
         nonce=params.get("nonce"),
         session_id=session.id,
+        extra_claims=extra_claims,
     )
     code = new_id(32)
     ctx.state.codes[code] = AuthorizationCode(
@@ -389,18 +407,55 @@ def _why_login_again(
         return "prompt=login asks for a new login"
     if "select_account" in prompts and req.ex.ctx.config.interactive:
         return "prompt=select_account asks to choose a user"
+    if "consent" in prompts and req.ex.ctx.config.interactive:
+        return "prompt=consent asks the user to allow the request again"
     if form_action == "login":
         return "the login form was sent"
     return None
 
 
-def _login_page(req: AuthorizationRequest, message: str | None) -> Response:
-    ctx = req.ex.ctx
+def _form_login(req: AuthorizationRequest, scopes: tuple[str, ...]) -> tuple[User, dict[str, Any]] | Response:
+    """The user the login form names (new, if ad-hoc users are allowed) and the extra claims typed, or
+    the form again saying what to change."""
+    ctx, params = req.ex.ctx, req.params
+    username = params.get(USERNAME_FIELD, "").strip()
+    if not username:
+        return _login_page(req, scopes, "Type a username, or pick one of the users listed.")
+    try:
+        claims = parse_claims(params.get(CLAIMS_FIELD, ""))
+    except ClaimsError as error:
+        return _login_page(req, scopes, str(error))
+    user = ctx.find_user(username)
+    if user is not None:
+        return user, claims
+    if not ctx.config.adhoc_users:
+        known = ", ".join(u.username for u in ctx.users.values()) or "none"
+        return _login_page(
+            req,
+            scopes,
+            f"No user named {username!r}; known users: {known}. To log in anyone typed, start the provider with"
+            " adhoc_users on (mockidp serve --adhoc-users).",
+        )
+    try:
+        return ctx.add_user(User.named(username, **claims)), {}
+    except ConfigError as error:  # a user of that name came in the meantime, or the claims do not fit
+        return _login_page(req, scopes, f"Cannot make the user {username!r}: {error}.")
+
+
+def _login_page(req: AuthorizationRequest, scopes: tuple[str, ...], message: str | None) -> Response:
+    ctx, prompts = req.ex.ctx, req.params.get("prompt", "").split()
+    title = "Choose an account" if "select_account" in prompts else "Log in again" if "login" in prompts else "Log in"
     req.login_shown = True
     return login_form(
         action=ctx.url("authorize"),
         client_id=req.client.client_id,
+        scopes=scopes,
         params=req.params,
         users=list(ctx.users.values()),
         message=message,
+        csrf=csrf_token(req.ex.request),
+        cookie_path=sessions.cookie_path(ctx),
+        secure=ctx.issuer.startswith("https://"),
+        adhoc=ctx.config.adhoc_users,
+        title=title,
     )

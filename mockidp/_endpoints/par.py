@@ -24,7 +24,7 @@ from mockidp._client_auth import authenticated_form
 from mockidp._config import Client
 from mockidp._errors import OAuthError
 from mockidp._exchange import Exchange, json_response
-from mockidp._login_form import ACTION_FIELD, USERNAME_FIELD
+from mockidp._login_form import FORM_FIELDS
 from mockidp._state import PushedRequest, new_id
 
 if TYPE_CHECKING:
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 URN = "urn:ietf:params:oauth:request_uri:"
 #: Parameters that authenticate the push (RFC 6749 §2.3.1, RFC 7523 §2.2), not part of the request.
 _AUTH_PARAMS = frozenset({"client_secret", "client_assertion", "client_assertion_type"})
-#: The login page's own fields, posted back beside the ``request_uri`` (``mockidp._login_form``).
-_FORM_FIELDS = (USERNAME_FIELD, ACTION_FIELD)
 
 
 async def par(ex: Exchange) -> Response:
@@ -102,7 +100,7 @@ def resolve(ex: Exchange, params: Mapping[str, str]) -> dict[str, str]:
             f"the request_uri expired (it lives {ctx.config.request_uri_ttl} s, RFC 9126 section 2.2);"
             " push the request again",
         )
-    form = {k: v for k, v in params.items() if k in _FORM_FIELDS}
+    form = {k: v for k, v in params.items() if k in FORM_FIELDS}  # the login page's own, posted back
     return {**pushed.params, **form, "request_uri": uri}
 
 

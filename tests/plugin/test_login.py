@@ -192,6 +192,27 @@ def test_a_silent_login_rides_on_the_provider_session(with_apps: pytest.Pytester
     with_apps.runpytest().assert_outcomes(passed=1)
 
 
+def test_refusing_at_the_login_form_presses_its_deny_button(with_apps: pytest.Pytester) -> None:
+    """The form's CSRF token comes from the page the client was shown, its cookie from the client's jar."""
+    with_apps.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.mockidp(interactive=True)
+        @pytest.mark.app_factory("login_app:create_app")
+        def test_refuse(idp, app_client):
+            refused = idp.refuse(app_client, "/")
+
+            hops = [(h.target, h.method) for h in refused.trail][:3]
+            assert hops == [("app", "GET"), ("idp", "GET"), ("idp", "POST")]
+            assert idp.requests.filter(endpoint="authorize")[-1].error == "access_denied"
+            assert refused.status_code == 401
+        """
+    )
+
+    with_apps.runpytest().assert_outcomes(passed=1)
+
+
 def test_a_silent_login_without_a_provider_session_says_why_it_failed(with_apps: pytest.Pytester) -> None:
     result = _run_failing(with_apps, '"login_app:create_app"', 'idp.login(app_client, "/silent")')
 

@@ -117,26 +117,39 @@ class Form:
 class _FormParser(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
-        self.form = Form()
+        self.forms: list[Form] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {k: v or "" for k, v in attrs}
         if tag == "form":
-            self.form.action, self.form.method = values["action"], values["method"]
+            self.forms.append(Form(action=values["action"], method=values["method"]))
+        elif not self.forms:
+            return
         elif tag == "input" and values.get("type") == "hidden":
-            self.form.hidden[values["name"]] = values["value"]
-        elif tag == "input":
-            self.form.inputs[values["name"]] = values.get("value", "")
+            self.forms[-1].hidden[values["name"]] = values["value"]
+        elif tag in ("input", "textarea"):
+            self.forms[-1].inputs[values["name"]] = values.get("value", "")
         elif tag == "option":
-            self.form.options.append(values["value"])
+            self.forms[-1].options.append(values["value"])
         elif tag == "button" and "name" in values:
-            self.form.buttons.append((values["name"], values["value"]))
+            self.forms[-1].buttons.append((values["name"], values["value"]))
+
+
+def parse_forms(text: str) -> list[Form]:
+    parser = _FormParser()
+    parser.feed(text)
+    return parser.forms
 
 
 def parse_form(text: str) -> Form:
-    parser = _FormParser()
-    parser.feed(text)
-    return parser.form
+    """The page's last form: the only one of a form_post response, the typed-username one of the login page."""
+    return parse_forms(text)[-1]
+
+
+def known_users(text: str) -> list[str]:
+    """The usernames the login page offers as one-click choices (the buttons of its first form)."""
+    forms = parse_forms(text)
+    return [value for _, value in forms[0].buttons] if len(forms) > 1 else []
 
 
 # -- the code response -------------------------------------------------------------------------
@@ -764,21 +777,34 @@ def test_interactive_mode_shows_a_login_form(interactive: MockIdP) -> None:
 
     assert sent.response.status_code == 200
     assert sent.response.headers["cache-control"] == "no-store"
-    form = parse_form(sent.response.text)
-    assert (form.action, form.method) == (interactive.endpoint("authorization_endpoint"), "post")
-    assert form.hidden == sent.request.params
-    assert form.inputs == {"mockidp_username": ""}
-    assert form.options == ["alice", "bob"]
-    assert "alice (alice@example.com)" in sent.response.text
-    assert form.buttons == [("mockidp_action", "login"), ("mockidp_action", "deny")]
+    picks, typed = parse_forms(sent.response.text)
+    for form in (picks, typed):
+        assert (form.action, form.method) == (interactive.endpoint("authorization_endpoint"), "post")
+        csrf = form.hidden.pop("mockidp_csrf")
+        assert csrf == sent.response.cookies["mockidp_csrf"]
+    assert picks.hidden == {**sent.request.params, "mockidp_action": "login"}
+    assert picks.buttons == [("mockidp_username", "alice"), ("mockidp_username", "bob")]
+    assert typed.hidden == sent.request.params
+    assert typed.inputs == {"mockidp_username": "", "mockidp_claims": ""}
+    assert typed.buttons == [("mockidp_action", "login"), ("mockidp_action", "deny")]
+    assert "<strong>mockidp-client</strong> asks to know:" in sent.response.text
+    assert "<li><code>email</code>: your email address</li>" in sent.response.text
     record = interactive.requests[0]
     assert (record.status, record.user, record.error) == (200, None, None)
     assert interactive.state.codes == {}
 
 
 def submit(idp: MockIdP, browser: Browser, page: httpx2.Response, **fields: str) -> httpx2.Response:
+    """Send the login page's typed-username form with ``fields``, as the browser that was shown it."""
     form = parse_form(page.text)
     return browser.client.post(form.action, data={**form.hidden, **fields})
+
+
+def click_user(browser: Browser, page: httpx2.Response, username: str) -> httpx2.Response:
+    """Press a known user's button on the login page."""
+    picks = parse_forms(page.text)[0]
+    assert ("mockidp_username", username) in picks.buttons
+    return browser.client.post(picks.action, data={**picks.hidden, "mockidp_username": username})
 
 
 def test_posting_the_login_form_logs_that_user_in(interactive: MockIdP) -> None:
@@ -831,7 +857,7 @@ def test_a_login_form_post_it_cannot_act_on_says_why(
     again = submit(interactive, browser, sent.response, **fields)
 
     assert again.status_code == 200
-    assert f'<p role="alert">{message}</p>' in html.unescape(again.text)
+    assert f'<p role="alert" id="mockidp-alert">{message}</p>' in html.unescape(again.text)
     assert interactive.state.codes == {}
 
 
@@ -842,8 +868,13 @@ def test_login_form_with_an_unknown_username_is_shown_again(interactive: MockIdP
     again = submit(interactive, browser, sent.response, mockidp_username="mallory", mockidp_action="login")
 
     assert again.status_code == 200
-    assert "<p role=\"alert\">No user named 'mallory'.</p>" in html.unescape(again.text)
-    assert parse_form(again.text).hidden == sent.request.params
+    assert (
+        '<p role="alert" id="mockidp-alert">No user named \'mallory\'; known users: alice, bob. To log in anyone'
+        " typed, start the provider with adhoc_users on (mockidp serve --adhoc-users).</p>"
+    ) in html.unescape(again.text)
+    hidden = parse_form(again.text).hidden
+    assert hidden.pop("mockidp_csrf") == sent.response.cookies["mockidp_csrf"]
+    assert hidden == sent.request.params
 
 
 def test_denying_at_the_login_form_is_access_denied(interactive: MockIdP) -> None:
@@ -867,7 +898,7 @@ def test_login_as_skips_the_form_once(interactive: MockIdP) -> None:
 
     assert id_token_of(interactive, first)["sub"] == "bob-sub"
     assert second.response.status_code == 200
-    assert parse_form(second.response.text).options == ["alice", "bob"]
+    assert known_users(second.response.text) == ["alice", "bob"]
 
 
 def test_login_as_picks_the_user_outside_interactive_mode(provider: MockIdP) -> None:
@@ -880,7 +911,7 @@ def test_login_as_picks_the_user_outside_interactive_mode(provider: MockIdP) -> 
 def test_login_form_is_filled_in_from_login_hint(interactive: MockIdP) -> None:
     sent = send(interactive, login_hint='bob"><b>')
 
-    assert parse_form(sent.response.text).inputs == {"mockidp_username": 'bob"><b>'}
+    assert parse_form(sent.response.text).inputs == {"mockidp_username": 'bob"><b>', "mockidp_claims": ""}
     assert "<b>" not in sent.response.text
 
 

@@ -37,9 +37,11 @@ def test_every_provider_option_has_a_documented_flag(capsys: pytest.CaptureFixtu
         assert flag in help_text
 
 
-def test_no_options_gives_the_defaults_with_the_login_form_on() -> None:
+def test_no_options_gives_the_defaults_with_the_login_form_ad_hoc_users_and_the_debugger_on() -> None:
     config = ProviderConfig.from_dict(values())
-    assert config == ProviderConfig(interactive=True, state_limit=1000, request_log_limit=1000)
+    assert config == ProviderConfig(
+        interactive=True, adhoc_users=True, debugger=True, state_limit=1000, request_log_limit=1000
+    )
 
 
 def test_flags_map_onto_provider_config() -> None:
@@ -185,10 +187,11 @@ def test_the_server_prints_where_it_is_and_serves_until_terminated(server: subpr
     first = server.stdout.readline()
     assert first.startswith("mockidp serving http://127.0.0.1:")
     issuer = first.split()[-1]
-    banner = [server.stdout.readline().rstrip() for _ in range(5)]
+    banner = [server.stdout.readline().rstrip() for _ in range(6)]
     assert banner == [
         f"  metadata:  {issuer}/.well-known/openid-configuration",
         f"  jwks:      {issuer}/jwks",
+        f"  debugger:  {issuer}/debugger",
         "  client:    mockidp-client  secret: mockidp-secret",
         "  user:      alice  (alice@example.com)",
         "Press Ctrl+C to stop.",
@@ -261,3 +264,21 @@ def test_with_an_issuer_of_its_own_the_server_also_says_where_it_listens() -> No
     ]
     assert re.fullmatch(r"  listening: http://127\.0\.0\.1:\d+/realms/r", lines[3])
     assert metadata["issuer"] == "https://idp.example/realms/r"
+
+
+def test_serve_with_control_prints_and_serves_the_control_api() -> None:
+    with mockidp_serve("--port", "0", "--no-interactive", "--control-remote") as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        issuer = process.stdout.readline().split()[-1]
+        banner = [process.stdout.readline().rstrip() for _ in range(4)]
+        queued = httpx2.post(f"{issuer}/_mockidp/login-as", json={"user": "zoe", "claims": {"roles": ["admin"]}})
+        advanced = httpx2.post(f"{issuer}/_mockidp/clock", json={"advance": 60})
+        warning = process.stderr.readline()
+    assert banner[-1] == f"  control:   {issuer}/_mockidp (OpenAPI: {issuer}/_mockidp/openapi.json)"
+    assert queued.json()["queued"]["sub"] == "zoe"
+    assert advanced.json()["offset"] == 60
+    assert warning == (
+        "mockidp: WARNING: the control API answers clients that are not on loopback: anyone who reaches it"
+        " can add users, log in as anyone and move the clock.\n"
+    )

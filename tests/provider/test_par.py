@@ -19,6 +19,7 @@ from freezegun.api import FrozenDateTimeFactory
 
 from mockidp import Client, KeyPool, MockIdP, ProviderConfig
 from tests.flows import REDIRECT_URI, AuthRequest, Browser, auth_request, callback_params, client_auth, token_request
+from tests.provider.test_authorize import parse_form
 
 URN = "urn:ietf:params:oauth:request_uri:"
 SPA = Client(client_id="spa")
@@ -384,6 +385,7 @@ def test_the_login_page_keeps_the_request_uri_until_the_user_answers(key_pool: K
             "request_uri": uri,
             "mockidp_username": "alice",
             "mockidp_action": "login",
+            "mockidp_csrf": parse_form(form.text).hidden["mockidp_csrf"],
         },
     )
 
