@@ -1,9 +1,11 @@
-"""Client authentication at the token, introspection and revocation endpoints.
+"""Client authentication at the token, introspection, revocation, PAR and device authorization endpoints.
 
 RFC 6749 §2.3.1 (``client_secret_basic``: HTTP Basic with form-urlencoded id and secret, and
-``client_secret_post``), OIDC Core §9 (``none`` for public clients). A client may use only one
-method per request (RFC 6749 §2.3). Confidential clients may use either secret method, as most
-providers allow. A public client that sends Basic credentials with an empty password (as
+``client_secret_post``), OIDC Core §9 (``none`` for public clients; ``client_secret_jwt`` and
+``private_key_jwt``, RFC 7523 §2.2, in ``mockidp._client_assertion``). A client may use only one
+method per request (RFC 6749 §2.3). A client that registered a ``token_endpoint_auth_method`` must use
+it (OIDC Registration §2); one that registered none may use any its credentials allow, as most
+providers' default clients do. A public client that sends Basic credentials with an empty password (as
 requests-oauthlib does by default) only identifies itself: that counts as ``none``.
 """
 
@@ -15,7 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-from mockidp._config import Client
+from mockidp import _client_assertion as assertions
+from mockidp._config import AuthMethod, Client
 from mockidp._errors import OAuthError, invalid_client
 from mockidp._exchange import Exchange
 from mockidp._params import read_form
@@ -47,9 +50,11 @@ def _basic_credentials(header: str) -> _Basic | None:
 
 def authenticate_client(
     clients: Mapping[str, Client], params: Mapping[str, str], authorization: str | None
-) -> tuple[Client, str]:
-    """The authenticated client and the method it used, or an ``invalid_client`` / ``invalid_request``."""
+) -> tuple[Client, AuthMethod]:
+    """The client authenticated with a secret or none, and the method it used, or an ``invalid_client`` /
+    ``invalid_request``."""
     basic = _basic_credentials(authorization) if authorization else None
+    method: AuthMethod
     if basic is not None and "client_secret" in params:
         raise OAuthError("invalid_request", "the client authenticated twice (Basic and client_secret); use one method")
     if basic is not None:
@@ -79,6 +84,11 @@ def authenticate_client(
         if method != "none":
             raise invalid_client(f"client {client_id!r} is public and must not send a secret")
         return client, method
+    if client.client_secret is None:  # private_key_jwt: it holds keys, not a secret
+        raise invalid_client(
+            f"client {client_id!r} authenticates with private_key_jwt: send a client_assertion signed with a key"
+            " of its jwks (RFC 7523 section 2.2)"
+        )
     if method == "none":
         raise invalid_client(f"client {client_id!r} is confidential: authenticate with its secret")
     expected = (client.client_secret or "").encode("utf-8")
@@ -91,6 +101,25 @@ def authenticate_client(
 
 #: Parameters the request log leaves out: a client's secret and a user's password.
 SECRET_PARAMS = frozenset({"client_secret", "password"})
+
+#: How each method is used, for the error a client gets when it used another than it registered.
+_HOW: dict[AuthMethod, str] = {
+    "client_secret_basic": "HTTP Basic credentials with its id and secret",
+    "client_secret_post": "client_id and client_secret in the form",
+    "client_secret_jwt": "a client_assertion signed with its secret (HS256)",
+    "private_key_jwt": "a client_assertion signed with a key of its jwks",
+    "none": "its client_id alone, with no secret",
+}
+
+
+def enforce(client: Client, method: AuthMethod) -> None:
+    """OIDC Registration §2: a client that registered a ``token_endpoint_auth_method`` authenticates with it."""
+    registered = client.token_endpoint_auth_method
+    if registered is not None and method != registered:
+        raise invalid_client(
+            f"client {client.client_id!r} registered token_endpoint_auth_method {registered!r}, so it must send"
+            f" {_HOW[registered]}; it used {method!r}"
+        )
 
 
 async def authenticated_form(ex: Exchange, endpoint: str, spec: str) -> tuple[Client, dict[str, str]]:
@@ -106,6 +135,11 @@ async def authenticated_form(ex: Exchange, endpoint: str, spec: str) -> tuple[Cl
     ex.record.params = {k: v for k, v in params.items() if k not in SECRET_PARAMS}
     ex.record.grant_type = params.get("grant_type")
     ex.record.client_id = params.get("client_id")
-    client, method = authenticate_client(ex.ctx.clients, params, ex.request.headers.get("authorization"))
+    authorization = ex.request.headers.get("authorization")
+    if assertions.is_assertion(params):
+        client, method = await assertions.authenticate(ex, params, authorization)
+    else:
+        client, method = authenticate_client(ex.ctx.clients, params, authorization)
+    enforce(client, method)
     ex.record.client_id, ex.record.client_auth_method = client.client_id, method
     return client, params

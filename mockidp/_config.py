@@ -42,8 +42,19 @@ GRANT_TYPES: tuple[GrantType, ...] = (
     "urn:ietf:params:oauth:grant-type:jwt-bearer",
 )
 
-AuthMethod: TypeAlias = Literal["client_secret_basic", "client_secret_post", "none"]
-AUTH_METHODS: tuple[AuthMethod, ...] = ("client_secret_basic", "client_secret_post", "none")
+AuthMethod: TypeAlias = Literal[
+    "client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"
+]
+#: RFC 6749 §2.3.1, RFC 7523 §2.2 and OIDC Core §9: how a client authenticates at the token endpoint.
+AUTH_METHODS: tuple[AuthMethod, ...] = (
+    "client_secret_basic",
+    "client_secret_post",
+    "client_secret_jwt",
+    "private_key_jwt",
+    "none",
+)
+#: The methods that prove the client holds its ``client_secret``.
+SECRET_METHODS: tuple[AuthMethod, ...] = ("client_secret_basic", "client_secret_post", "client_secret_jwt")
 
 DEFAULT_ISSUER = "https://idp.mockidp.test"
 
@@ -120,7 +131,11 @@ class User:
 class Client:
     """A registered relying party (RFC 7591 §2 and OIDC Registration §2 client metadata).
 
-    A client without a secret is public: it authenticates with ``none`` and must use PKCE.
+    A client without a secret or keys is public: it authenticates with ``none`` and must use PKCE. A client
+    with ``jwks`` or ``jwks_uri`` and no secret authenticates with ``private_key_jwt`` (RFC 7523 §2.2).
+    ``token_endpoint_auth_method`` is enforced once named; left out, a client with a secret may use any
+    method its secret or keys allow (``client_secret_basic``, ``client_secret_post``, ``client_secret_jwt``),
+    as most providers' default clients do.
     ``scope`` limits what it may ask for; ``None`` allows any scope. ``id_token_signed_response_alg``
     is the algorithm of the ID tokens this client gets (OIDC Registration §2); ``None`` means the
     provider's ``ProviderConfig.algorithm`` (its current signing key), mockidp's default for clients
@@ -139,6 +154,11 @@ class Client:
     require_pushed_authorization_requests: bool = False
     #: RFC 9449 §5.2: this client always uses DPoP; token requests without a proof are refused.
     dpop_bound_access_tokens: bool = False
+    #: RFC 7591 §2: the client's public keys, a JWK Set (``{"keys": [...]}``), for ``private_key_jwt``
+    #: and signed request objects.
+    jwks: Mapping[str, Any] | None = None
+    #: RFC 7591 §2: where the client's JWK Set is fetched from when a key is needed, instead of ``jwks``.
+    jwks_uri: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.client_id, str) or not self.client_id:
@@ -165,16 +185,23 @@ class Client:
         for grant in self.grant_types:
             if grant not in GRANT_TYPES:
                 raise ConfigError(f"unknown grant type {grant!r}; supported: {', '.join(GRANT_TYPES)}")
+        self._check_keys()
+        has_keys = self.jwks is not None or self.jwks_uri is not None
         method = self.token_endpoint_auth_method
-        if method is None:
-            method = "none" if self.client_secret is None else "client_secret_basic"
+        if method is None and self.client_secret is None:
+            method = "private_key_jwt" if has_keys else "none"
             object.__setattr__(self, "token_endpoint_auth_method", method)
-        if method not in AUTH_METHODS:
+        if method is not None and method not in AUTH_METHODS:
             raise ConfigError(f"unknown token_endpoint_auth_method {method!r}; supported: {', '.join(AUTH_METHODS)}")
         if method == "none" and self.client_secret is not None:
             raise ConfigError(f"client {self.client_id!r} has a secret but authenticates with 'none'")
-        if method != "none" and self.client_secret is None:
+        if method in SECRET_METHODS and self.client_secret is None:
             raise ConfigError(f"client {self.client_id!r} authenticates with {method!r} but has no client_secret")
+        if method == "private_key_jwt" and not has_keys:
+            raise ConfigError(
+                f"client {self.client_id!r} authenticates with 'private_key_jwt' but has no keys: give it jwks"
+                " (its public JWK Set) or jwks_uri (RFC 7591 section 2)"
+            )
         if self.is_public and "client_credentials" in self.grant_types:
             object.__setattr__(self, "grant_types", tuple(g for g in self.grant_types if g != "client_credentials"))
         for name in ("require_pushed_authorization_requests", "dpop_bound_access_tokens"):
@@ -190,6 +217,29 @@ class Client:
                     " (RFC 6749 section 3.1.2)"
                 )
 
+    def _check_keys(self) -> None:
+        if self.jwks is not None and self.jwks_uri is not None:
+            raise ConfigError(f"client {self.client_id!r} has both jwks and jwks_uri; give one (RFC 7591 section 2)")
+        if self.jwks_uri is not None:
+            parts = urlsplit(self.jwks_uri) if isinstance(self.jwks_uri, str) else None
+            if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ConfigError(f"client {self.client_id!r}: jwks_uri must be an http(s) URL, got {self.jwks_uri!r}")
+        if self.jwks is None:
+            return
+        keys = self.jwks.get("keys") if isinstance(self.jwks, Mapping) else None
+        if not isinstance(keys, list | tuple) or not keys or not all(isinstance(k, Mapping) for k in keys):
+            raise ConfigError(
+                f'client {self.client_id!r}: jwks must be a JWK Set, {{"keys": [{{...}}, ...]}} with at least'
+                f" one key (RFC 7517 section 5), got {self.jwks!r}"
+            )
+        if any(k.get("kty") not in ("RSA", "EC", "OKP") for k in keys):
+            raise ConfigError(
+                f"client {self.client_id!r}: jwks holds public keys (kty RSA, EC or OKP); a shared secret is the"
+                " client_secret, which client_secret_jwt signs with"
+            )
+        public = {"keys": [public_jwk(k) for k in keys]}
+        object.__setattr__(self, "jwks", _frozen_claims(public))
+
     @property
     def is_public(self) -> bool:
         return self.token_endpoint_auth_method == "none"
@@ -199,6 +249,15 @@ class Client:
         """Build a client from a mapping (as in a config file), with clear errors for unknown keys."""
         client: Client = _build(cls, data)
         return client
+
+
+#: Members of a JWK that are private key material (RFC 7518 §6.2.2, §6.3.2; RFC 8037 §2).
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})
+
+
+def public_jwk(key: Mapping[str, Any]) -> dict[str, Any]:
+    """``key`` without its private members: a test may register the very key its client signs with."""
+    return {k: v for k, v in key.items() if k not in _PRIVATE_MEMBERS}
 
 
 def _sequence(name: str, value: Any) -> tuple[Any, ...]:

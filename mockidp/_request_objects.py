@@ -50,14 +50,15 @@ def _key_for(client: Client, alg: str) -> Any:
                 f" client_secret; sign it with a key of the client's jwks ({', '.join(KEY_ALGORITHMS)})"
             )
         return OctKey.import_key(client.client_secret)
-    jwks = getattr(client, "jwks", None)
-    if not isinstance(jwks, Mapping):
+    jwks = client.jwks
+    if jwks is None:
+        uri = " (only a jwks_uri, which request objects are not checked against)" if client.jwks_uri else ""
         raise _bad(
-            f"the request object is signed with {alg}, but client {client.client_id!r} registered no jwks"
+            f"the request object is signed with {alg}, but client {client.client_id!r} registered no jwks{uri}"
             " to verify it with; register its public keys, or sign with its client_secret (HS256)"
         )
     try:
-        return KeySet.import_key_set(dict(jwks))  # type: ignore[arg-type]
+        return KeySet.import_key_set({"keys": [dict(k) for k in jwks["keys"]]})
     except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise _bad(f"the jwks of client {client.client_id!r} is not a usable JWK Set ({exc})") from None
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
 
+from mockidp import _client_assertion as client_assertion
 from mockidp import _dpop as dpop
 from mockidp import _grants
 from mockidp import _pkce as pkce
@@ -54,8 +55,11 @@ def metadata(ctx: Context) -> dict[str, Any]:
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": id_token_algorithms(ctx),
             "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "token_endpoint_auth_signing_alg_values_supported": list(client_assertion.SIGNING_ALGORITHMS),
             "introspection_endpoint_auth_methods_supported": secret_methods,
+            "introspection_endpoint_auth_signing_alg_values_supported": list(client_assertion.SIGNING_ALGORITHMS),
             "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "revocation_endpoint_auth_signing_alg_values_supported": list(client_assertion.SIGNING_ALGORITHMS),
             "code_challenge_methods_supported": ["S256"] if config.strict else list(pkce.METHODS),
             "claims_supported": sorted(STANDARD_CLAIMS | ID_TOKEN_CLAIMS),
             "claim_types_supported": ["normal"],

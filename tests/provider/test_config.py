@@ -196,7 +196,7 @@ def test_from_dict_reads_users_and_clients_tables() -> None:
     )
     assert (bob.sub, dict(bob.claims), bob.password) == ("bob", {"email": "bob@example.com"}, "hunter2")
     assert carol == User(sub="carol")
-    assert (web.redirect_uris, web.token_endpoint_auth_method) == (("https://app.example/cb",), "client_secret_basic")
+    assert (web.redirect_uris, web.token_endpoint_auth_method) == (("https://app.example/cb",), None)
     assert (spa.is_public, spa.grant_types, spa.scope) == (True, ("authorization_code",), ("openid", "email"))
 
 
@@ -210,8 +210,9 @@ def test_from_dict_reads_users_and_clients_tables() -> None:
         (
             {"clients": [{"client_id": "web", "secret": "s"}]},
             "unknown Client option 'secret' (did you mean 'client_secret'?); choose one of client_id, client_secret,"
-            " dpop_bound_access_tokens, grant_types, id_token_signed_response_alg, post_logout_redirect_uris,"
-            " redirect_uris, require_pushed_authorization_requests, scope, token_endpoint_auth_method",
+            " dpop_bound_access_tokens, grant_types, id_token_signed_response_alg, jwks, jwks_uri,"
+            " post_logout_redirect_uris, redirect_uris, require_pushed_authorization_requests, scope,"
+            " token_endpoint_auth_method",
         ),
         ({"users": [{"name": "Bob"}]}, "a user needs a 'sub' claim; got the keys ['name']"),
         ({"users": "bob"}, "users must be a list of tables or specs, got 'bob'"),
@@ -306,10 +307,10 @@ def test_a_user_from_a_table_needs_a_sub() -> None:
 # -- Client ---------------------------------------------------------------------------------------
 
 
-def test_a_client_with_a_secret_is_confidential_by_default() -> None:
+def test_a_client_with_a_secret_is_confidential_and_registers_no_method_by_default() -> None:
     client = Client(client_id="web", client_secret="s3")
 
-    assert (client.token_endpoint_auth_method, client.is_public) == ("client_secret_basic", False)
+    assert (client.token_endpoint_auth_method, client.is_public) == (None, False)
     assert client.grant_types == (
         "authorization_code",
         "refresh_token",
@@ -319,6 +320,16 @@ def test_a_client_with_a_secret_is_confidential_by_default() -> None:
     )
     assert client.redirect_uris == client.post_logout_redirect_uris == DEFAULT_URIS
     assert client.scope is None
+
+
+def test_a_client_with_keys_and_no_secret_uses_private_key_jwt_and_keeps_only_public_keys() -> None:
+    private = {"kty": "EC", "crv": "P-256", "x": "eA", "y": "eQ", "d": "ZA", "kid": "k1"}
+
+    client = Client(client_id="svc", jwks={"keys": [private]})
+
+    assert (client.token_endpoint_auth_method, client.is_public) == ("private_key_jwt", False)
+    assert dict(client.jwks or {}) == {"keys": [{"kty": "EC", "crv": "P-256", "x": "eA", "y": "eQ", "kid": "k1"}]}
+    assert "client_credentials" in client.grant_types
 
 
 def test_a_client_without_a_secret_is_public_and_cannot_use_client_credentials() -> None:
@@ -363,10 +374,30 @@ def test_client_lists_are_stored_as_tuples() -> None:
             "client 'web' authenticates with 'client_secret_post' but has no client_secret",
         ),
         (
-            {"client_secret": "s", "token_endpoint_auth_method": "private_key_jwt"},
-            "unknown token_endpoint_auth_method 'private_key_jwt';"
-            " supported: client_secret_basic, client_secret_post, none",
+            {"client_secret": "s", "token_endpoint_auth_method": "tls_client_auth"},
+            "unknown token_endpoint_auth_method 'tls_client_auth';"
+            " supported: client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, none",
         ),
+        (
+            {"client_secret": "s", "token_endpoint_auth_method": "private_key_jwt"},
+            "client 'web' authenticates with 'private_key_jwt' but has no keys: give it jwks (its public JWK Set)"
+            " or jwks_uri (RFC 7591 section 2)",
+        ),
+        (
+            {"jwks": {"keys": []}},
+            "client 'web': jwks must be a JWK Set, {\"keys\": [{...}, ...]} with at least one key (RFC 7517"
+            " section 5), got {'keys': []}",
+        ),
+        (
+            {"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}},
+            "client 'web': jwks holds public keys (kty RSA, EC or OKP); a shared secret is the client_secret,"
+            " which client_secret_jwt signs with",
+        ),
+        (
+            {"jwks": {"keys": [{"kty": "EC"}]}, "jwks_uri": "https://app.example/jwks"},
+            "client 'web' has both jwks and jwks_uri; give one (RFC 7591 section 2)",
+        ),
+        ({"jwks_uri": "/jwks"}, "client 'web': jwks_uri must be an http(s) URL, got '/jwks'"),
         (
             {"redirect_uris": ("/callback",)},
             "client 'web': redirect URI '/callback' must be absolute and carry no fragment (RFC 6749 section 3.1.2)",

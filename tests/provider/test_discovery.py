@@ -81,9 +81,13 @@ def test_the_document_describes_what_this_server_does(provider: MockIdP) -> None
         "urn:ietf:params:oauth:grant-type:jwt-bearer",
     ]
     assert meta["scopes_supported"] == ["openid", "profile", "email", "address", "phone", "offline_access"]
-    assert meta["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "none"]
-    assert meta["introspection_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]
-    assert meta["revocation_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "none"]
+    secret_and_jwt = ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt"]
+    assert meta["token_endpoint_auth_methods_supported"] == [*secret_and_jwt, "none"]
+    assert meta["introspection_endpoint_auth_methods_supported"] == secret_and_jwt
+    assert meta["revocation_endpoint_auth_methods_supported"] == [*secret_and_jwt, "none"]
+    for endpoint in ("token", "introspection", "revocation"):  # OIDC Discovery §3: required with the JWT methods
+        assert "RS256" in meta[f"{endpoint}_endpoint_auth_signing_alg_values_supported"]
+        assert "none" not in meta[f"{endpoint}_endpoint_auth_signing_alg_values_supported"]
     assert meta["code_challenge_methods_supported"] == ["S256", "plain"]
     assert meta["prompt_values_supported"] == ["none", "login", "consent", "select_account"]
     assert meta["authorization_response_iss_parameter_supported"] is True
