@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from joserfc import jws, jwt
 from joserfc.errors import BadSignatureError, JoseError, SecurityWarning
-from joserfc.jwk import KeySet, OctKey
+from joserfc.jwk import Key, KeySet, OctKey
 
 from mockidp._config import AuthMethod, Client
 from mockidp._errors import OAuthError, invalid_client
@@ -78,18 +78,54 @@ async def authenticate(ex: Exchange, params: Mapping[str, str], authorization: s
     if alg not in SIGNING_ALGORITHMS:
         raise _refuse(f"is signed with alg {alg!r}; sign it with one of {', '.join(SIGNING_ALGORITHMS)}")
     method: AuthMethod = "client_secret_jwt" if alg in SECRET_ALGORITHMS else "private_key_jwt"
-    key = _secret_of(client, str(alg)) if method == "client_secret_jwt" else await _keys_of(ex, client)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SecurityWarning)  # a short test secret is the test's business
-            jwt.decode(token, key, algorithms=[str(alg)])
-    except BadSignatureError:
-        what = "client_secret" if method == "client_secret_jwt" else "registered keys"
-        raise _refuse(f"signature does not verify with the {what} of client {client.client_id!r}") from None
-    except (JoseError, ValueError, TypeError) as exc:
-        raise _refuse(f"could not be verified ({str(exc).rstrip(': ') or type(exc).__name__})") from None
+    if method == "client_secret_jwt":
+        _verify(token, str(alg), [_secret_of(client, str(alg))], client, "client_secret")
+    else:
+        _verify(token, str(alg), _candidates(await _keys_of(ex, client), header), client, "registered keys")
     _check_claims(ex, client, claims)
     return client, method
+
+
+def _verify(token: str, alg: str, keys: list[Any], client: Client, what: str) -> None:
+    """Check the signature with each candidate key: a client need not name its key (a ``kid``) when it has one."""
+    failure: Exception | None = None
+    for key in keys:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SecurityWarning)  # a short test secret is the test's business
+                jwt.decode(token, key, algorithms=[alg])
+        except BadSignatureError:
+            continue
+        except (JoseError, ValueError, TypeError) as exc:
+            failure = exc
+            continue
+        return
+    if failure is not None and len(keys) == 1:
+        raise _refuse(f"could not be verified ({str(failure).rstrip(': ') or type(failure).__name__})")
+    raise _refuse(f"signature does not verify with the {what} of client {client.client_id!r}")
+
+
+#: The key type each algorithm family signs with (RFC 7518 §3.1, RFC 8037 §3.1).
+_KTY = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+
+
+def _candidates(keys: list[Key], header: dict[str, Any]) -> list[Key]:
+    """The keys that may have signed a JWT with this header: the one its ``kid`` names, else those of its type."""
+    kid, kty = header.get("kid"), _KTY.get(str(header.get("alg"))[:2])
+    if kid is not None:
+        named = [k for k in keys if k.kid == kid]
+        if not named:
+            raise _refuse(f"names the key {kid!r}, which is not among the client's keys ({', '.join(_kids(keys))})")
+        return named
+    typed = [k for k in keys if k.key_type == kty]
+    if not typed:
+        held = ", ".join(f"{kid} {k.key_type}" for kid, k in zip(_kids(keys), keys, strict=True)) or "none"
+        raise _refuse(f"is signed with {header.get('alg')}, but the client's keys hold no {kty} key (its keys: {held})")
+    return typed
+
+
+def _kids(keys: list[Key]) -> list[str]:
+    return [k.kid or "(no kid)" for k in keys]
 
 
 def _client_of(ex: Exchange, params: Mapping[str, str], claims: dict[str, Any]) -> Client:
@@ -121,7 +157,7 @@ def _secret_of(client: Client, alg: str) -> OctKey:
     return OctKey.import_key(client.client_secret)
 
 
-async def _keys_of(ex: Exchange, client: Client) -> KeySet:
+async def _keys_of(ex: Exchange, client: Client) -> list[Key]:
     if client.jwks is not None:
         data: Any = {"keys": [dict(k) for k in client.jwks["keys"]]}
     elif client.jwks_uri is not None:
@@ -132,7 +168,7 @@ async def _keys_of(ex: Exchange, client: Client) -> KeySet:
             " with; register its public keys, or sign with its client_secret (client_secret_jwt)"
         )
     try:
-        return KeySet.import_key_set(data)
+        return list(KeySet.import_key_set(data).keys)
     except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise _refuse(f"cannot be checked: the keys of client {client.client_id!r} are no JWK Set ({exc})") from None
 
@@ -148,7 +184,7 @@ async def _fetch(client: Client) -> Any:
             answer = await http.get(uri, headers={"Accept": "application/json"})
     except Exception as exc:
         raise _refuse(
-            f"cannot be checked: the jwks_uri {uri!r} of client {client.client_id!r} failed ({exc!r})"
+            f"cannot be checked: the jwks_uri {uri!r} of client {client.client_id!r} failed: {exc!r}"
         ) from None
     if answer.status_code != 200:
         raise _refuse(f"cannot be checked: the jwks_uri {uri!r} answered HTTP {answer.status_code}")

@@ -1,4 +1,5 @@
-"""The examples of README.md's section on the device, token exchange and JWT bearer grants run as written."""
+"""The examples of README.md's protocol sections (the device, token exchange and JWT bearer grants; client
+authentication with a JWT) run as written."""
 
 from __future__ import annotations
 
@@ -8,21 +9,28 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).parent.parent / "README.md"
-SECTION = "## Device, token exchange and JWT bearer grants"
+#: Each section, with the names of its examples in order.
+SECTIONS = {
+    "### Device, token exchange and JWT bearer grants": ["device", "token_exchange", "jwt_bearer"],
+    "### Client authentication with a JWT": ["private_key_jwt"],
+}
 
 
-def examples() -> list[str]:
+def examples(heading: str) -> list[str]:
     text = README.read_text(encoding="utf-8")
-    section = text[text.index(SECTION) :]
-    following = section.find("\n## ", len(SECTION))
-    section = section if following == -1 else section[:following]
+    section = text[text.index(f"\n{heading}\n") + 1 :]
+    following = re.search(r"\n#{2,3} ", section[len(heading) :])
+    section = section if following is None else section[: len(heading) + following.start()]
     return re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
 
 
-def test_the_section_has_an_example_per_grant() -> None:
-    assert len(examples()) == 3
+@pytest.mark.parametrize("heading", SECTIONS)
+def test_the_section_has_an_example_per_topic(heading: str) -> None:
+    assert len(examples(heading)) == len(SECTIONS[heading])
 
 
-@pytest.mark.parametrize("code", examples(), ids=["device", "token_exchange", "jwt_bearer"])
+@pytest.mark.parametrize(
+    "code", [code for heading in SECTIONS for code in examples(heading)], ids=[n for v in SECTIONS.values() for n in v]
+)
 def test_the_example_runs(code: str) -> None:
     exec(compile(code, str(README), "exec"), {"__name__": "readme"})  # noqa: S102
