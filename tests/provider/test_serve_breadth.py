@@ -1,0 +1,84 @@
+"""``mockidp serve`` as a separate process offers the protocol beyond the code flow: discovery announces each
+grant, client authentication method and endpoint, and a third-party client uses them over the socket."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2
+import pytest
+from authlib.integrations.httpx_client import OAuth2Client
+from authlib.oauth2.rfc7523 import ClientSecretJWT
+
+DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
+EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS = "urn:ietf:params:oauth:token-type:access_token"
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockidp", "serve", "--port", "0", "--no-interactive"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        yield process.stdout.readline().split()[-1]
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def metadata(issuer: str) -> dict[str, Any]:
+    document: dict[str, Any] = httpx2.get(f"{issuer}/.well-known/openid-configuration").json()
+    return document
+
+
+def test_discovery_announces_every_grant_method_and_endpoint(issuer: str, metadata: dict[str, Any]) -> None:
+    assert {DEVICE, EXCHANGE, "urn:ietf:params:oauth:grant-type:jwt-bearer"} <= set(metadata["grant_types_supported"])
+    assert {"client_secret_jwt", "private_key_jwt"} <= set(metadata["token_endpoint_auth_methods_supported"])
+    assert metadata["device_authorization_endpoint"] == f"{issuer}/device_authorization"
+    assert metadata["pushed_authorization_request_endpoint"] == f"{issuer}/par"
+    assert "ES256" in metadata["dpop_signing_alg_values_supported"]
+    assert metadata["request_parameter_supported"] is True
+
+
+def test_a_client_secret_jwt_client_gets_a_token_and_exchanges_it(metadata: dict[str, Any]) -> None:
+    with OAuth2Client("mockidp-client", "mockidp-secret", token_endpoint_auth_method="client_secret_jwt") as client:
+        client.register_client_auth_method(ClientSecretJWT())
+        token = client.fetch_token(metadata["token_endpoint"], grant_type="client_credentials")
+        exchanged = client.fetch_token(
+            metadata["token_endpoint"],
+            grant_type=EXCHANGE,
+            subject_token=token["access_token"],
+            subject_token_type=ACCESS,
+            audience="https://api.example",
+        )
+
+    assert exchanged["issued_token_type"] == ACCESS
+    assert exchanged["access_token"] != token["access_token"]
+
+
+def test_a_pushed_request_then_the_device_flow_start(metadata: dict[str, Any]) -> None:
+    auth = ("mockidp-client", "mockidp-secret")
+    pushed = httpx2.post(
+        metadata["pushed_authorization_request_endpoint"],
+        auth=auth,
+        data={"response_type": "code", "redirect_uri": "http://localhost/cb", "scope": "openid",
+              "code_challenge": secrets.token_urlsafe(32), "code_challenge_method": "S256"},
+    )  # fmt: skip
+    device = httpx2.post(metadata["device_authorization_endpoint"], auth=auth, data={"scope": "openid"})
+    poll = httpx2.post(
+        metadata["token_endpoint"], auth=auth, data={"grant_type": DEVICE, "device_code": device.json()["device_code"]}
+    )
+
+    assert (pushed.status_code, pushed.json()["request_uri"][:34]) == (201, "urn:ietf:params:oauth:request_uri:")
+    assert device.json()["verification_uri_complete"].startswith(metadata["issuer"])
+    assert poll.json()["error"] == "authorization_pending"
