@@ -244,6 +244,10 @@ class Client:
     def is_public(self) -> bool:
         return self.token_endpoint_auth_method == "none"
 
+    def to_dict(self) -> dict[str, Any]:
+        """The client as JSON values (RFC 7591 §2 metadata), as ``from_dict`` takes them back."""
+        return {f.name: _json_value(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Client:
         """Build a client from a mapping (as in a config file), with clear errors for unknown keys."""
@@ -258,6 +262,14 @@ _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})
 def public_jwk(key: Mapping[str, Any]) -> dict[str, Any]:
     """``key`` without its private members: a test may register the very key its client signs with."""
     return {k: v for k, v in key.items() if k not in _PRIVATE_MEMBERS}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    return value
 
 
 def _sequence(name: str, value: Any) -> tuple[Any, ...]:

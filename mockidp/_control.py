@@ -119,7 +119,7 @@ def user_json(user: User) -> dict[str, Any]:
 
 
 def client_json(client: Client) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(client).items()}
+    return client.to_dict()
 
 
 def _clock(idp: MockIdP) -> OffsetClock:

@@ -7,6 +7,7 @@ Every mistake is a ``ConfigError`` whose message says what to change; the messag
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from typing import Any
 
@@ -330,6 +331,21 @@ def test_a_client_with_keys_and_no_secret_uses_private_key_jwt_and_keeps_only_pu
     assert (client.token_endpoint_auth_method, client.is_public) == ("private_key_jwt", False)
     assert dict(client.jwks or {}) == {"keys": [{"kty": "EC", "crv": "P-256", "x": "eA", "y": "eQ", "kid": "k1"}]}
     assert "client_credentials" in client.grant_types
+
+
+def test_a_client_goes_to_json_and_back() -> None:
+    client = Client(
+        client_id="svc", jwks={"keys": [{"kty": "EC", "crv": "P-256", "x": "eA", "y": "eQ"}]}, scope=["openid"]
+    )
+
+    data = client.to_dict()
+
+    assert json.loads(json.dumps(data)) == data
+    assert (data["jwks"], data["scope"]) == (
+        {"keys": [{"kty": "EC", "crv": "P-256", "x": "eA", "y": "eQ"}]},
+        ["openid"],
+    )
+    assert Client.from_dict(data) == client
 
 
 def test_a_client_without_a_secret_is_public_and_cannot_use_client_credentials() -> None:
