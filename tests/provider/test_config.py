@@ -335,7 +335,7 @@ def test_a_client_with_keys_and_no_secret_uses_private_key_jwt_and_keeps_only_pu
 
 def test_a_client_goes_to_json_and_back() -> None:
     client = Client(
-        client_id="svc", jwks={"keys": [{"kty": "EC", "crv": "P-256", "x": "eA", "y": "eQ"}]}, scope=["openid"]
+        client_id="svc", jwks={"keys": [{"kty": "EC", "crv": "P-256", "x": "eA", "y": "eQ"}]}, scope=("openid",)
     )
 
     data = client.to_dict()
