@@ -159,6 +159,14 @@ class Client:
     jwks: Mapping[str, Any] | None = None
     #: RFC 7591 §2: where the client's JWK Set is fetched from when a key is needed, instead of ``jwks``.
     jwks_uri: str | None = None
+    #: OIDC Registration §2: the ``max_age`` of this client's authorization requests that send none.
+    default_max_age: int | None = None
+    #: OIDC Registration §2: the ``acr_values`` of this client's authorization requests that send none.
+    default_acr_values: tuple[str, ...] = ()
+    #: OIDC Back-Channel Logout 1.0 §2.2: where the provider POSTs a logout token when a session ends.
+    backchannel_logout_uri: str | None = None
+    #: OIDC Back-Channel Logout 1.0 §2.2: the client needs the ``sid`` claim in its logout tokens (always sent).
+    backchannel_logout_session_required: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.client_id, str) or not self.client_id:
@@ -171,7 +179,7 @@ class Client:
                 f"client {self.client_id!r}: client_secret must be a string (or None for a public client),"
                 f" got {self.client_secret!r}"
             )
-        for name in ("redirect_uris", "post_logout_redirect_uris", "grant_types", "scope"):
+        for name in ("redirect_uris", "post_logout_redirect_uris", "grant_types", "scope", "default_acr_values"):
             value = getattr(self, name)
             if value is None:
                 continue
@@ -204,10 +212,27 @@ class Client:
             )
         if self.is_public and "client_credentials" in self.grant_types:
             object.__setattr__(self, "grant_types", tuple(g for g in self.grant_types if g != "client_credentials"))
-        for name in ("require_pushed_authorization_requests", "dpop_bound_access_tokens"):
+        for name in (
+            "require_pushed_authorization_requests",
+            "dpop_bound_access_tokens",
+            "backchannel_logout_session_required",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(
                     f"client {self.client_id!r}: {name} must be true or false, got {getattr(self, name)!r}"
+                )
+        age = self.default_max_age
+        if age is not None and (isinstance(age, bool) or not isinstance(age, int) or age < 0):
+            raise ConfigError(
+                f"client {self.client_id!r}: default_max_age must be a whole number of seconds, got {age!r}"
+            )
+        logout_uri = self.backchannel_logout_uri
+        if logout_uri is not None:
+            parts = urlsplit(logout_uri) if isinstance(logout_uri, str) else None
+            if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+                raise ConfigError(
+                    f"client {self.client_id!r}: backchannel_logout_uri must be an absolute http(s) URL with no"
+                    f" fragment (OIDC Back-Channel Logout 1.0 section 2.2), got {logout_uri!r}"
                 )
         for uri in (*self.redirect_uris, *self.post_logout_redirect_uris):
             parts = urlsplit(uri.removesuffix("*"))
@@ -367,6 +392,9 @@ class ProviderConfig:
     adhoc_users: bool = False
     #: Serve the token debugger page (``/debugger`` under the issuer).
     debugger: bool = False
+    #: The authentication context classes logins reach (OIDC Core §2 ``acr``), the default first; empty: a
+    #: login reaches whatever class the request asks for first (``mockidp._acr``).
+    acr_values: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.issuer) if isinstance(self.issuer, str) else None
@@ -389,6 +417,7 @@ class ProviderConfig:
             ("clients", Client),
             ("cors_origins", str),
             ("token_exchange_targets", str),
+            ("acr_values", str),
         ):
             value = getattr(self, name)
             if isinstance(value, str | User | Client):
@@ -398,6 +427,10 @@ class ProviderConfig:
             if wrong:
                 raise ConfigError(f"ProviderConfig.{name} must hold {kind.__name__} objects, got {wrong[0]!r}")
             object.__setattr__(self, name, value)
+        if any(not v or " " in v for v in self.acr_values):
+            raise ConfigError(
+                f"ProviderConfig.acr_values must hold class names without spaces, got {list(self.acr_values)!r}"
+            )
         if "" in self.token_exchange_targets:
             raise ConfigError("ProviderConfig.token_exchange_targets must hold audiences or resource URIs, got ''")
         for origin in self.cors_origins:

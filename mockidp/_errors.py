@@ -41,6 +41,8 @@ ErrorCode = Literal[
     "authorization_pending",
     "slow_down",
     "expired_token",
+    # OpenID Connect Core Error Code unmet_authentication_requirements 1.0 (an essential acr not reached)
+    "unmet_authentication_requirements",
     # RFC 8693 §2.2.2 (token exchange)
     "invalid_target",
 ]

@@ -49,6 +49,7 @@ FIELD_HELP = {
     "token_exchange_targets": "an audience or resource token exchange may issue for (repeatable; none given: any)",
     "adhoc_users": "let the login form log in any username typed, as a new user with that sub",
     "debugger": "serve the token debugger page at /debugger under the issuer",
+    "acr_values": "an authentication context class (acr) logins can reach, the default first (repeatable; none: any)",
 }
 
 _FLAG_NAMES = {
@@ -56,6 +57,7 @@ _FLAG_NAMES = {
     "clients": "client",
     "cors_origins": "cors-origin",
     "token_exchange_targets": "token-exchange-target",
+    "acr_values": "acr-value",
 }
 
 

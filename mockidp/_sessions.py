@@ -33,10 +33,10 @@ def current(ctx: Context, request: Request) -> Session | None:
     return session
 
 
-def start(ctx: Context, user: User) -> Session:
-    """A new session for ``user``, authenticated now."""
+def start(ctx: Context, user: User, *, acr: str | None = None) -> Session:
+    """A new session for ``user``, authenticated now, at the authentication context class ``acr``."""
     now = ctx.now()
-    session = Session(id=new_id(), user=user, auth_time=int(now), expires_at=now + ctx.config.session_ttl)
+    session = Session(id=new_id(), user=user, auth_time=int(now), expires_at=now + ctx.config.session_ttl, acr=acr)
     ctx.state.sessions[session.id] = session
     return session
 

@@ -28,7 +28,9 @@ CLIENT_FORM = (
 )
 
 #: Client fields that hold a list; the others hold one value.
-_CLIENT_LISTS = ("redirect_uris", "post_logout_redirect_uris", "grant_types", "scope")
+_CLIENT_LISTS = ("redirect_uris", "post_logout_redirect_uris", "grant_types", "scope", "default_acr_values")
+#: Client fields that hold a whole number.
+_CLIENT_NUMBERS = ("default_max_age",)
 #: Client fields that hold true or false.
 _CLIENT_FLAGS = tuple(f.name for f in dataclasses.fields(Client) if f.type in ("bool", bool))
 #: A JWK Set does not fit in one line of the grammar: a spec names its jwks_uri instead.
@@ -91,6 +93,8 @@ def parse_client(text: str) -> Client:
             raise SpecError(f"client {text!r}: {name} was given twice; it holds one value")
         elif name in _CLIENT_FLAGS:
             fields[name] = _value(raw)
+        elif name in _CLIENT_NUMBERS:
+            fields[name] = int(raw) if raw.strip().isdigit() else raw.strip()  # Client refuses what is not a number
         else:
             fields[name] = raw.strip()
     try:

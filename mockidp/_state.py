@@ -46,6 +46,12 @@ class Grant:
     refresh_tokens: list[str] = field(default_factory=list)
     #: RFC 9449 §5: the DPoP key (its RFC 7638 thumbprint) a public client's refresh tokens are bound to.
     jkt: str | None = None
+    #: OIDC Core §2: the authentication context class the login reached, and its methods (RFC 8176).
+    acr: str | None = None
+    amr: tuple[str, ...] = ()
+    #: OIDC Core §5.5: claims the ``claims`` parameter asked for beyond the scopes, per target.
+    id_token_claims: frozenset[str] = frozenset()
+    userinfo_claims: frozenset[str] = frozenset()
 
 
 @dataclass(kw_only=True)
@@ -84,6 +90,11 @@ class Session:
     user: User
     auth_time: int
     expires_at: float
+    #: OIDC Core §2: the authentication context class reached at login (``mockidp._acr``), and how.
+    acr: str | None = None
+    amr: tuple[str, ...] = ("pwd",)
+    #: The clients given a code in this session: those told of its end (OIDC Back-Channel Logout 1.0 §2.5).
+    clients: list[str] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)

@@ -51,7 +51,9 @@ STANDARD_CLAIMS = frozenset().union(*SCOPE_CLAIMS.values())
 SUPPORTED_SCOPES = ("openid", *SCOPE_CLAIMS, "offline_access")
 
 #: OIDC Core §2: the claims an ID token carries besides the user's (``sid``: Front-Channel Logout §3).
-ID_TOKEN_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash", "sid"})
+ID_TOKEN_CLAIMS = frozenset(
+    {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash", "sid", "acr", "amr"}
+)
 
 #: Claims the provider sets itself in an ID token or an access token (RFC 9068 §2.2); a caller's
 #: extra claims may not name them, as they would be silently replaced or contradict the token.
@@ -60,9 +62,10 @@ PROTECTED_CLAIMS = frozenset(
 )
 
 
-def claims_for_scopes(user: User, scopes: Iterable[str]) -> dict[str, Any]:
-    """The user's claims that ``scopes`` allow: standard ones by scope, non-standard ones always."""
-    allowed = set().union(*(SCOPE_CLAIMS.get(s, frozenset()) for s in scopes))
+def claims_for_scopes(user: User, scopes: Iterable[str], asked: Iterable[str] = ()) -> dict[str, Any]:
+    """The user's claims that ``scopes`` allow (standard ones by scope, non-standard ones always), and those
+    ``asked`` for by name (the ``claims`` parameter, OIDC Core §5.5)."""
+    allowed = set(asked).union(*(SCOPE_CLAIMS.get(s, frozenset()) for s in scopes))
     return {k: v for k, v in user.claims.items() if k in allowed or k not in STANDARD_CLAIMS}
 
 
@@ -105,6 +108,17 @@ class TokenSet:
         if self.issued_token_type is not None:
             body["issued_token_type"] = self.issued_token_type
         return body
+
+
+def _context_claims(grant: Grant) -> dict[str, Any]:
+    """OIDC Core §2 (RFC 9068 §2.2.3.1 for access tokens): the login's ``acr`` and ``amr``; a user's own
+    claims of those names, or a test's extra claims, win over them."""
+    claims: dict[str, Any] = {}
+    if grant.acr is not None:
+        claims["acr"] = grant.acr
+    if grant.amr:
+        claims["amr"] = list(grant.amr)
+    return claims
 
 
 class TokenMinter:
@@ -172,7 +186,7 @@ class TokenMinter:
         """RFC 9068 §2.2: ``iss``, ``exp``, ``aud``, ``sub``, ``client_id``, ``iat``, ``jti``, ``scope``."""
         jti = new_id(16)
         audience = list(grant.audience) or [self.config.access_token_audience or grant.client.client_id]
-        claims: dict[str, Any] = {}
+        claims: dict[str, Any] = _context_claims(grant)
         if grant.user is not None:
             claims.update(claims_for_scopes(grant.user, grant.scopes))
         claims.update(grant.extra_claims)
@@ -206,7 +220,8 @@ class TokenMinter:
         """OIDC Core §2: the ID token, with the user's claims that the granted scopes allow."""
         if grant.user is None:
             raise ValueError("an ID token needs a user; this grant has none")
-        claims: dict[str, Any] = claims_for_scopes(grant.user, grant.scopes)
+        claims: dict[str, Any] = _context_claims(grant)
+        claims.update(claims_for_scopes(grant.user, grant.scopes, grant.id_token_claims))
         claims.update(grant.extra_claims)
         claims.update(
             {

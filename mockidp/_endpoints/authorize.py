@@ -14,12 +14,15 @@ sends its error back to the redirect URI of the parameters sent beside it, if th
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mockidp import _acr as acr
+from mockidp import _claims_request as claims_request
 from mockidp import _pkce as pkce
 from mockidp import _request_objects as request_objects
 from mockidp import _sessions as sessions
@@ -53,6 +56,9 @@ from mockidp._params import (
 )
 from mockidp._redirects import RESPONSE_MODES, redirect_uri_allowed, respond
 from mockidp._state import AuthorizationCode, Grant, Session, new_id
+
+if TYPE_CHECKING:
+    from mockidp._context import Context
 
 _MAX_AGE = re.compile(r"[0-9]{1,12}")
 
@@ -114,8 +120,26 @@ class AuthorizationRequest:
         return respond(self.redirect_uri, self.response_mode, params)
 
 
-def _check(req: AuthorizationRequest) -> tuple[tuple[str, ...], str | None, str | None, set[str], int | None]:
-    """Validate what may be reported back to the client; returns scopes, PKCE, prompts, max_age."""
+@dataclass(frozen=True)
+class Checked:
+    """What a valid authorization request asks for."""
+
+    scopes: tuple[str, ...]
+    challenge: str | None
+    method: str | None
+    prompts: set[str]
+    #: §3.1.2.1: the longest a session may have lasted since its login (the client's default_max_age).
+    max_age: int | None
+    #: §5.5: the claims asked for by name.
+    claims: claims_request.ClaimsRequest
+    #: §2: the authentication context class a login for this request reaches (``mockidp._acr``).
+    acr: str | None
+    #: Whether the request asked for an acr at all (a session at another one is not reused).
+    acr_asked: bool
+
+
+def _check(req: AuthorizationRequest) -> Checked:
+    """Validate what may be reported back to the client."""
     params, ctx = req.params, req.ex.ctx
     mode = params.get("response_mode")
     if mode is not None and mode not in RESPONSE_MODES:
@@ -183,13 +207,16 @@ def _check(req: AuthorizationRequest) -> tuple[tuple[str, ...], str | None, str 
             "invalid_request", "prompt=none cannot be combined with other prompt values (OIDC Core section 3.1.2.1)"
         )
 
-    max_age: int | None = None
+    max_age = req.client.default_max_age
     if "max_age" in params:
         raw = params["max_age"]
         if not _MAX_AGE.fullmatch(raw):
             raise OAuthError("invalid_request", f"max_age must be a whole number of seconds, got {raw!r}")
         max_age = int(raw)
-    return scopes, challenge, method, prompts, max_age
+    claims = claims_request.parse(params.get("claims"))
+    wanted, essential = acr.asked(params, req.client, claims)
+    reached = acr.reach(ctx.config, wanted, essential)
+    return Checked(scopes, challenge, method, prompts, max_age, claims, reached, bool(wanted))
 
 
 def validate(ex: Exchange, params: dict[str, str]) -> None:
@@ -308,7 +335,8 @@ def _routing_params(raw: str) -> dict[str, str] | None:
 
 def _authorize(req: AuthorizationRequest) -> Response:
     ex, params, ctx = req.ex, req.params, req.ex.ctx
-    scopes, challenge, method, prompts, max_age = _check(req)
+    checked = _check(req)
+    scopes, prompts = checked.scopes, checked.prompts
     par.require_pushed(ctx, req.client, params)
     now = ctx.now()
 
@@ -326,12 +354,15 @@ def _authorize(req: AuthorizationRequest) -> Response:
 
     hint = params.get("login_hint")
     hinted = ctx.find_user(hint) if hint is not None else None
+    required_sub = _required_sub(ctx, checked.claims)
+    if required_sub is not None:
+        hinted = required_sub  # §5.5.1: the sub asked for names the user who must log in
     # A user chosen with login_as() is logged in by the next request that may show a login.
     queued = ctx.controls.take_queued_login() if "none" not in prompts and form_action is None else None
     session = sessions.current(ctx, ex.request)
     extra_claims: dict[str, Any] = {}
     if session is not None:
-        reason = _why_login_again(req, session, now, prompts, max_age, queued or hinted, form_action)
+        reason = _why_login_again(req, session, now, checked, queued or hinted, form_action)
         if reason is not None:
             if "none" in prompts:
                 raise OAuthError("login_required", f"prompt=none, but {reason}")
@@ -357,9 +388,15 @@ def _authorize(req: AuthorizationRequest) -> Response:
             user = user or ctx.default_user()
             if user is None:
                 raise OAuthError("login_required", "the provider has no users to log in; add one with add_user()")
-        session = sessions.start(ctx, user)
+        session = sessions.start(ctx, user, acr=checked.acr)
 
     ex.record.user = session.user.sub
+    if required_sub is not None and session.user.sub != required_sub.sub:
+        raise OAuthError(
+            "access_denied",
+            f"the claims parameter asks for sub {required_sub.sub!r}, but {session.user.sub!r} logged in"
+            " (OIDC Core section 5.5.1)",
+        )
     grant = Grant(
         client=req.client,
         user=session.user,
@@ -368,14 +405,20 @@ def _authorize(req: AuthorizationRequest) -> Response:
         nonce=params.get("nonce"),
         session_id=session.id,
         extra_claims=extra_claims,
+        acr=session.acr,
+        amr=session.amr,
+        id_token_claims=frozenset(checked.claims.id_token),
+        userinfo_claims=frozenset(checked.claims.userinfo),
     )
+    if req.client.client_id not in session.clients:
+        session.clients.append(req.client.client_id)
     code = new_id(32)
     ctx.state.codes[code] = AuthorizationCode(
         grant=grant,
         redirect_uri=req.redirect_uri,
         redirect_uri_sent=req.redirect_uri_sent,
-        code_challenge=challenge,
-        code_challenge_method=method,
+        code_challenge=checked.challenge,
+        code_challenge_method=checked.method,
         expires_at=now + ctx.config.code_ttl,
     )
     answer = {"code": code}
@@ -387,16 +430,33 @@ def _authorize(req: AuthorizationRequest) -> Response:
     return response
 
 
+def _required_sub(ctx: Context, claims: claims_request.ClaimsRequest) -> User | None:
+    """The user a ``sub`` with a value in the ``claims`` parameter names (OIDC Core §5.5.1)."""
+    asked = claims.wanted("sub")
+    if asked is None or not asked.values:
+        return None
+    sub = str(asked.values[0])
+    user = ctx.users.get(sub)
+    if user is None:
+        raise OAuthError(
+            "login_required",
+            f"the claims parameter asks for sub {sub!r}, which names no known user (OIDC Core section 5.5.1)",
+        )
+    return user
+
+
 def _why_login_again(
     req: AuthorizationRequest,
     session: Session,
     now: float,
-    prompts: set[str],
-    max_age: int | None,
+    checked: Checked,
     wanted: User | None,
     form_action: str | None,
 ) -> str | None:
     """Why the session cannot answer this request (OIDC Core §3.1.2.1), or ``None`` if it can."""
+    prompts, max_age = checked.prompts, checked.max_age
+    if checked.acr_asked and session.acr != checked.acr:
+        return f"the session's acr {session.acr!r} is not the {checked.acr!r} the request asks for"
     if max_age == 0:
         return "max_age=0 asks for a new login"  # the same as prompt=login (OIDC Core §3.1.2.1)
     if max_age is not None and now - session.auth_time > max_age:

@@ -63,19 +63,22 @@ def metadata(ctx: Context) -> dict[str, Any]:
             "code_challenge_methods_supported": ["S256"] if config.strict else list(pkce.METHODS),
             "claims_supported": sorted(STANDARD_CLAIMS | ID_TOKEN_CLAIMS),
             "claim_types_supported": ["normal"],
-            "claims_parameter_supported": False,
+            "claims_parameter_supported": True,
             "request_parameter_supported": True,
             "request_uri_parameter_supported": False,
             "prompt_values_supported": list(PROMPTS),
             "authorization_response_iss_parameter_supported": True,
             "frontchannel_logout_supported": False,
-            "backchannel_logout_supported": False,
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
             # OIDC Discovery §3, RFC 9101 §10.5 (request objects); RFC 9126 §5 (PAR); RFC 9449 §5.1 (DPoP)
             "request_object_signing_alg_values_supported": list(request_objects.SIGNING_ALGORITHMS),
             "require_pushed_authorization_requests": config.require_pushed_authorization_requests,
             "dpop_signing_alg_values_supported": list(dpop.ALGORITHMS),
         }
     )
+    if config.acr_values:
+        document["acr_values_supported"] = list(config.acr_values)
     return document
 
 

@@ -54,7 +54,7 @@ async def userinfo(ex: Exchange) -> Response:
             www_authenticate='Bearer realm="mockidp", error="insufficient_scope", scope="openid"',
         )
     ex.record.user = grant.user.sub
-    body = claims_for_scopes(grant.user, grant.scopes)
+    body = claims_for_scopes(grant.user, grant.scopes, grant.userinfo_claims)
     body.update(grant.extra_claims)
     body["sub"] = grant.user.sub
     return json_response(body)

@@ -94,13 +94,15 @@ def test_the_document_describes_what_this_server_does(provider: MockIdP) -> None
     # Defaults that would be wrong here must be stated (request_uri_parameter_supported defaults to true).
     assert meta["request_uri_parameter_supported"] is False
     assert meta["request_parameter_supported"] is True
-    assert meta["claims_parameter_supported"] is False
+    assert meta["claims_parameter_supported"] is True
+    assert meta["backchannel_logout_supported"] is meta["backchannel_logout_session_supported"] is True
+    assert "acr_values_supported" not in meta  # any class asked for is reached, unless acr_values are configured
 
 
 def test_claims_supported_names_the_id_token_and_standard_claims(provider: MockIdP) -> None:
     claims = set(document(provider)["claims_supported"])
 
-    assert {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash", "sid"} <= claims
+    assert {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash", "sid", "acr", "amr"} <= claims
     assert {"name", "email", "email_verified", "preferred_username", "address", "phone_number"} <= claims
     assert "typ" not in claims  # a header parameter, never a claim
 

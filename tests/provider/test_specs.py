@@ -65,7 +65,8 @@ def test_a_user_spec_repeats_a_claim_for_a_list_and_reads_booleans() -> None:
             "client 'web:s3cret,redirect_uri=http://testserver/cb': unknown client field 'redirect_uri' (did you"
             " mean 'redirect_uris'?); choose one of redirect_uris, post_logout_redirect_uris, grant_types,"
             " token_endpoint_auth_method, scope, id_token_signed_response_alg, require_pushed_authorization_requests,"
-            f" dpop_bound_access_tokens, jwks_uri; {FORM}",
+            " dpop_bound_access_tokens, jwks_uri, default_max_age, default_acr_values, backchannel_logout_uri,"
+            f" backchannel_logout_session_required; {FORM}",
         ),
         ("web:s3cret,http://testserver/cb", "expected name=value after the first comma, got 'http://testserver/cb'"),
         ("redirect_uris=http://x/cb", "client 'redirect_uris=http://x/cb': a client needs its id first"),
