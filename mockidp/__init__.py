@@ -10,6 +10,7 @@ import typing as _typing
 from mockidp._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from mockidp._backchannel import BackchannelLogout
     from mockidp._config import Client, ProviderConfig, User
     from mockidp._errors import ConfigError, NotRegisteredError, OAuthError
     from mockidp._journal import RequestRecord
@@ -18,6 +19,7 @@ if _typing.TYPE_CHECKING:
     from mockidp._tokens import TokenSet
 
 _EXPORTS = {
+    "BackchannelLogout": "mockidp._backchannel",
     "Client": "mockidp._config",
     "ConfigError": "mockidp._errors",
     "KeyPool": "mockidp._keys",
@@ -31,6 +33,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "BackchannelLogout",
     "Client",
     "ConfigError",
     "KeyPool",

@@ -10,7 +10,7 @@ plus its transports; nothing here, and no endpoint, imports ``mockidp._provider`
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mockidp._clock import Clock
 from mockidp._config import Client, ProviderConfig, User
@@ -22,6 +22,9 @@ from mockidp._keys import KeyPool, KeyRing
 from mockidp._state import ProviderState
 from mockidp._tokens import TokenMinter
 from mockidp._trust import TrustedIssuers
+
+if TYPE_CHECKING:
+    from mockidp._backchannel import AppRoute, BackchannelLogout
 
 #: Under pytest, an error raised at the test author (``MockidpError``) shows their line, not these frames.
 __tracebackhide__ = hide_frames
@@ -51,6 +54,10 @@ class Context:
         self.requests = RequestLog(request_log_limit if request_log_limit is not None else config.request_log_limit)
         #: Issuers whose JWTs token exchange and the JWT bearer grant accept (``mockidp._trust``).
         self.trust = TrustedIssuers()
+        #: Apps simulated logins ran through, by origin: back-channel logout reaches them in-process.
+        self.apps: dict[str, AppRoute] = {}
+        #: Every logout token sent (OIDC Back-Channel Logout 1.0, ``mockidp._backchannel``), oldest first.
+        self.backchannel_logouts: list[BackchannelLogout] = []
         self.lock = threading.Lock()
 
     # -- where the provider is ------------------------------------------------------------------

@@ -68,6 +68,10 @@ class RequestRecord:
     request_object: bool | None = None
     #: RFC 9449: the thumbprint (RFC 7638) of the DPoP key whose proof came with the request.
     dpop_jkt: str | None = None
+    #: OIDC Core §2: the authentication context class the login reached (``acr``), at the authorization endpoint.
+    acr: str | None = None
+    #: OIDC Back-Channel Logout 1.0 §2.5: the clients the request's logout sent a logout token to.
+    backchannel_logout: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         detail = [f"{self.method} {self.endpoint} -> {self.status}"]

@@ -22,6 +22,7 @@ from mockidp._login_form import ACTION_FIELD, USERNAME_FIELD
 from mockidp._transports import installed_packages
 
 if TYPE_CHECKING:
+    from mockidp._browser import Site
     from mockidp._provider import MockIdP
 
 #: Under pytest, a ``LoginError`` shows the test's line and the message, not the driver's frames.
@@ -278,9 +279,16 @@ def _app_raised(flow: Flow, step: Step, exc: Exception) -> LoginError:
 def drive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginResult:
     """Pump ``steps`` (of ``flow``) with a sync client."""
     __tracebackhide__ = True
-    portal = _running_portal(client)
+    portal = running_portal(client)
     if portal is not None:
         return _drive_in_portal(idp, client, portal, flow, steps)
+    if "starlette.testclient" in sys.modules:
+        from starlette.testclient import TestClient
+
+        if isinstance(client, TestClient):
+            from mockidp import _browser
+
+            remember(idp, client, _browser.portal_site(client))
     transport = idp.transport(package_of(client))
     try:
         step = next(steps)
@@ -312,6 +320,7 @@ async def adrive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginRe
     package = package_of(client)
     site = _browser.asgi_site(package, client)
     if site is not None:  # an app the client only hands requests to: raw ASGI calls (mockidp/_browser.py)
+        remember(idp, None, site, str(client.base_url))
         return await _browser.adrive(idp, client, package, site, flow, steps)
     transport = idp.async_transport(package)
     try:
@@ -336,7 +345,14 @@ async def adrive(idp: MockIdP, client: Any, flow: Flow, steps: Steps) -> LoginRe
         raise
 
 
-def _running_portal(client: Any) -> Any:
+def remember(idp: MockIdP, client: Any, site: Site, base_url: str | None = None) -> None:
+    """Keep the app a flow runs through by its origin: back-channel logout reaches it in-process there."""
+    from mockidp._backchannel import AppRoute, origin
+
+    idp.context.apps[origin(base_url or str(client.base_url))] = AppRoute(site, client)
+
+
+def running_portal(client: Any) -> Any:
     """The event-loop portal of a Starlette ``TestClient`` entered with ``with``, else ``None``."""
     if "starlette.testclient" not in sys.modules:
         return None
@@ -356,10 +372,10 @@ def _drive_in_portal(idp: MockIdP, client: Any, portal: Any, flow: Flow, steps: 
     __tracebackhide__ = True
     from mockidp import _browser
 
+    site = _browser.portal_site(client)
+    remember(idp, client, site)
     try:
-        return _browser.drive_in_portal(
-            idp, client, package_of(client), portal, _browser.portal_site(client), flow, steps
-        )
+        return _browser.drive_in_portal(idp, client, package_of(client), portal, site, flow, steps)
     except MockidpError as error:
         # The error crossed the portal: anyio's and concurrent.futures' frames, then the driver's. What the
         # author needs is their own line and the message, so the traceback starts again here (a hidden frame).

@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 
+from mockidp import _backchannel as backchannel
 from mockidp._app import create_app
+from mockidp._backchannel import BackchannelLogout
 from mockidp._clock import Clock, system_clock
 from mockidp._config import Client, ProviderConfig, User
 from mockidp._context import Context
@@ -199,9 +201,24 @@ class MockIdP:
     def now(self) -> float:
         return self.clock()
 
-    def end_sessions(self) -> None:
-        """Log every user out at the provider: the next authorization request needs a new login."""
-        self.state.end_sessions()
+    def end_sessions(self) -> list[BackchannelLogout]:
+        """Log every user out at the provider: the next authorization request needs a new login.
+
+        Each client of an ended session that registered a ``backchannel_logout_uri`` is sent a logout
+        token (OIDC Back-Channel Logout 1.0); returns those deliveries (also in ``backchannel_logouts``).
+        """
+        return backchannel.deliver_sync(self.context, self.state.end_sessions())
+
+    async def aend_sessions(self) -> list[BackchannelLogout]:
+        """``end_sessions`` from async code: logout tokens reach an app on this event loop (an httpx
+        ``AsyncClient`` on an ``ASGITransport``)."""
+        return await backchannel.deliver(self.context, self.state.end_sessions())
+
+    @property
+    def backchannel_logouts(self) -> list[BackchannelLogout]:
+        """Every logout token sent to a client (OIDC Back-Channel Logout 1.0 §2.5), oldest first, with its
+        claims and the client's answer."""
+        return list(self.context.backchannel_logouts)
 
     def reset(self) -> None:
         """Back to how the provider started: only its configured users and clients, no faults, nothing
@@ -214,6 +231,7 @@ class MockIdP:
             self.clients.update({c.client_id: c for c in self.config.clients})
         self.faults.clear()
         ctx.controls.forget()
+        ctx.backchannel_logouts.clear()
         with self.state.lock:
             for table in self.state.tables:
                 table.clear()

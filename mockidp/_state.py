@@ -270,8 +270,12 @@ class ProviderState:
                 del table[key]
         return len(expired)
 
-    def end_sessions(self, session_id: str | None = None) -> None:
-        if session_id is None:
-            self.sessions.clear()
-        else:
-            self.sessions.pop(session_id, None)
+    def end_sessions(self, session_id: str | None = None) -> list[Session]:
+        """End one session, or every one; returns those that ended (their clients are told, if they asked)."""
+        with self.lock:
+            if session_id is None:
+                ended = list(self.sessions.values())
+                self.sessions.clear()
+                return ended
+            session = self.sessions.pop(session_id, None)
+        return [] if session is None else [session]

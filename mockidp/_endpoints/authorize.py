@@ -390,7 +390,7 @@ def _authorize(req: AuthorizationRequest) -> Response:
                 raise OAuthError("login_required", "the provider has no users to log in; add one with add_user()")
         session = sessions.start(ctx, user, acr=checked.acr)
 
-    ex.record.user = session.user.sub
+    ex.record.user, ex.record.acr = session.user.sub, session.acr
     if required_sub is not None and session.user.sub != required_sub.sub:
         raise OAuthError(
             "access_denied",

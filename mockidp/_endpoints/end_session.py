@@ -1,14 +1,17 @@
 """RP-Initiated Logout: OpenID Connect RP-Initiated Logout 1.0 §2 (request), §3 (redirection), §4 (validation).
 
 The provider ends the IdP session named by the browser's cookie and by the ``sid`` of the
-``id_token_hint``; it redirects only to a ``post_logout_redirect_uri`` registered for the client the
-hint (or ``client_id``) identifies, and otherwise shows a page.
+``id_token_hint``, tells the clients of those sessions that registered a ``backchannel_logout_uri``
+(OIDC Back-Channel Logout 1.0, ``mockidp._backchannel``), and redirects only to a
+``post_logout_redirect_uri`` registered for the client the hint (or ``client_id``) identifies, and
+otherwise shows a page.
 """
 
 from __future__ import annotations
 
 from starlette.responses import RedirectResponse, Response
 
+from mockidp import _backchannel as backchannel
 from mockidp import _sessions as sessions
 from mockidp._config import Client
 from mockidp._errors import OAuthError
@@ -70,10 +73,12 @@ async def _end_session(ex: Exchange) -> Response:
             )
 
     session = sessions.current(ctx, ex.request)
-    if session is not None:
-        ctx.state.end_sessions(session.id)
+    ended = ctx.state.end_sessions(session.id) if session is not None else []
     if sid is not None:
-        ctx.state.end_sessions(sid)
+        ended += ctx.state.end_sessions(sid)
+    # OIDC Back-Channel Logout 1.0 §2.5: each client of the ended sessions that asked is told, before the answer.
+    told = await backchannel.deliver(ctx, ended)
+    ex.record.backchannel_logout = tuple(t.client_id for t in told)
 
     response: Response
     if target is not None:

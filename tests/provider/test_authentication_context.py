@@ -84,6 +84,8 @@ def test_the_first_acr_value_asked_for_is_reached(provider: MockIdP) -> None:
 
     assert decoded(provider, tokens["id_token"])["acr"] == "urn:mace:incommon:iap:silver"
     assert decoded(provider, tokens["access_token"])["acr"] == "urn:mace:incommon:iap:silver"  # RFC 9068 §2.2.3.1
+    (record,) = provider.requests.filter(endpoint="authorize")
+    assert record.acr == "urn:mace:incommon:iap:silver"
 
 
 def test_configured_acr_values_are_advertised_and_the_first_one_listed_is_reached(key_pool: KeyPool) -> None:
