@@ -1,5 +1,5 @@
 """The examples of README.md's protocol sections (the device, token exchange and JWT bearer grants; client
-authentication with a JWT) run as written."""
+authentication with a JWT; login details; back-channel logout) run as written."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ README = Path(__file__).parent.parent / "README.md"
 SECTIONS = {
     "### Device, token exchange and JWT bearer grants": ["device", "token_exchange", "jwt_bearer"],
     "### Client authentication with a JWT": ["private_key_jwt"],
+    "### Login details: acr, amr, max_age and the claims parameter": ["acr_and_claims"],
+    "### Back-channel logout": ["backchannel_logout"],
 }
 
 
