@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 import ssl
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from authlib.integrations.base_client import OAuthError as AuthlibOAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuth2Client
 from authlib.integrations.starlette_client import OAuth
 from joserfc import jwt
-from joserfc.errors import InvalidClaimError
+from joserfc.errors import InvalidClaimError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 from starlette.applications import Starlette
@@ -319,3 +320,50 @@ def test_starlette_app_accepts_rs256_id_tokens_from_an_es256_provider(es256_rout
     assert answer.json()["id_token"]["aud"] == CLIENT_ID
     assert "at_hash" in answer.json()["id_token"]
     assert me == {"user": "alice"}
+
+
+# -- acr, amr, auth_time and the claims parameter (OIDC Core §2, §3.1.2.1, §5.5) ---------------------
+
+
+def step_up_party(idp: MockIdP, acr: str) -> ASGIApp:
+    """An app that asks for ``acr`` (``acr_values`` and an essential ``acr`` in ``claims``) and a recent login,
+    and has authlib check the ID token's ``acr``, ``amr`` and ``auth_time`` before it lets the user in."""
+    oauth = OAuth()
+    oauth.register(
+        "mockidp",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        server_metadata_url=idp.metadata_url,
+        client_kwargs={"scope": "openid", "code_challenge_method": "S256", "verify": TLS},
+    )
+    claims = json.dumps({"id_token": {"acr": {"essential": True, "value": acr}, "email": None}})
+
+    async def login(request: Request) -> Response:
+        response: Response = await oauth.mockidp.authorize_redirect(
+            request, REDIRECT_URI, acr_values=acr, claims=claims, max_age=300
+        )
+        return response
+
+    async def callback(request: Request) -> Response:
+        options = {"acr": {"essential": True, "value": "gold"}, "amr": {"essential": True},
+                   "auth_time": {"essential": True}}  # fmt: skip
+        try:
+            token = await oauth.mockidp.authorize_access_token(request, claims_options=options)
+        except JoseError as error:
+            return JSONResponse({"error": error.error, "description": error.description}, status_code=401)
+        return JSONResponse(dict(token["userinfo"]))
+
+    return MemorySessions(Starlette(routes=[Route("/login", login), Route("/callback", callback)]))
+
+
+@pytest.mark.parametrize(("asked", "status"), [("gold", 200), ("silver", 401)])
+def test_authlib_checks_the_acr_amr_and_auth_time_a_login_reached(routed: MockIdP, asked: str, status: int) -> None:
+    with TestClient(step_up_party(routed, asked)) as app:
+        _, answer = log_in(app)
+
+    assert answer.status_code == status, answer.text
+    if status == 200:
+        assert (answer.json()["acr"], answer.json()["amr"]) == ("gold", ["pwd"])
+        assert answer.json()["email"] == "alice@example.com"  # asked for by name, beyond the openid scope
+    else:
+        assert answer.json() == {"error": "invalid_claim", "description": "Invalid claim: 'acr'"}
