@@ -11,6 +11,7 @@ from mockidp._version import __version__
 
 if _typing.TYPE_CHECKING:
     from mockidp._config import Client, ProviderConfig, User
+    from mockidp._endpoints.registration import Registration
     from mockidp._errors import ConfigError, NotRegisteredError, OAuthError
     from mockidp._journal import RequestRecord
     from mockidp._keys import KeyPool
@@ -25,6 +26,7 @@ _EXPORTS = {
     "NotRegisteredError": "mockidp._errors",
     "OAuthError": "mockidp._errors",
     "ProviderConfig": "mockidp._config",
+    "Registration": "mockidp._endpoints.registration",
     "RequestRecord": "mockidp._journal",
     "TokenSet": "mockidp._tokens",
     "User": "mockidp._config",
@@ -38,6 +40,7 @@ __all__ = [
     "NotRegisteredError",
     "OAuthError",
     "ProviderConfig",
+    "Registration",
     "RequestRecord",
     "TokenSet",
     "User",

@@ -159,6 +159,9 @@ class Client:
     jwks: Mapping[str, Any] | None = None
     #: RFC 7591 §2: where the client's JWK Set is fetched from when a key is needed, instead of ``jwks``.
     jwks_uri: str | None = None
+    #: RFC 7591 §2: other metadata it registered (``client_name``, ``logo_uri``, ``contacts``, ...), kept as given
+    #: and answered back (§3.2.1); mockidp acts on none of it.
+    metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.client_id, str) or not self.client_id:
@@ -210,12 +213,17 @@ class Client:
                     f"client {self.client_id!r}: {name} must be true or false, got {getattr(self, name)!r}"
                 )
         for uri in (*self.redirect_uris, *self.post_logout_redirect_uris):
-            parts = urlsplit(uri.removesuffix("*"))
-            if not parts.scheme or parts.fragment:
-                raise ConfigError(
-                    f"client {self.client_id!r}: redirect URI {uri!r} must be absolute and carry no fragment"
-                    " (RFC 6749 section 3.1.2)"
-                )
+            if (problem := redirect_uri_problem(uri)) is not None:
+                raise ConfigError(f"client {self.client_id!r}: redirect URI {uri!r} {problem}")
+        self._check_metadata()
+
+    def _check_metadata(self) -> None:
+        if not isinstance(self.metadata, Mapping) or not all(isinstance(k, str) for k in self.metadata):
+            raise ConfigError(f"client {self.client_id!r}: metadata must map names to values, got {self.metadata!r}")
+        fields = sorted(set(self.metadata) & {f.name for f in dataclasses.fields(self)})
+        if fields:
+            raise ConfigError(f"client {self.client_id!r}: {fields[0]} is a Client field; give it as {fields[0]}=")
+        object.__setattr__(self, "metadata", _frozen_claims(self.metadata))
 
     def _check_keys(self) -> None:
         if self.jwks is not None and self.jwks_uri is not None:
@@ -253,6 +261,14 @@ class Client:
         """Build a client from a mapping (as in a config file), with clear errors for unknown keys."""
         client: Client = _build(cls, data)
         return client
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """What is wrong with ``uri`` as a registered redirect URI (a trailing ``*`` is a prefix), or None."""
+    parts = urlsplit(uri.removesuffix("*"))
+    if not parts.scheme or parts.fragment:
+        return "must be absolute and carry no fragment (RFC 6749 section 3.1.2)"
+    return None
 
 
 #: Members of a JWK that are private key material (RFC 7518 §6.2.2, §6.3.2; RFC 8037 §2).
@@ -367,6 +383,8 @@ class ProviderConfig:
     adhoc_users: bool = False
     #: Serve the token debugger page (``/debugger`` under the issuer).
     debugger: bool = False
+    #: RFC 7591 and RFC 7592: serve the dynamic client registration and client configuration endpoints.
+    registration: bool = True
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.issuer) if isinstance(self.issuer, str) else None
@@ -419,6 +437,7 @@ class ProviderConfig:
             "dpop_nonce",
             "adhoc_users",
             "debugger",
+            "registration",
         ):
             value = getattr(self, name)
             if not isinstance(value, bool):  # "false" would be truthy: refuse it rather than guess

@@ -43,6 +43,9 @@ ErrorCode = Literal[
     "expired_token",
     # RFC 8693 §2.2.2 (token exchange)
     "invalid_target",
+    # RFC 7591 §3.2.2 (dynamic client registration)
+    "invalid_redirect_uri",
+    "invalid_client_metadata",
 ]
 
 

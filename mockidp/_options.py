@@ -49,6 +49,7 @@ FIELD_HELP = {
     "token_exchange_targets": "an audience or resource token exchange may issue for (repeatable; none given: any)",
     "adhoc_users": "let the login form log in any username typed, as a new user with that sub",
     "debugger": "serve the token debugger page at /debugger under the issuer",
+    "registration": "serve dynamic client registration at /register (RFC 7591, RFC 7592)",
 }
 
 _FLAG_NAMES = {

@@ -1,5 +1,5 @@
 """The examples of README.md's protocol sections (the device, token exchange and JWT bearer grants; client
-authentication with a JWT) run as written."""
+authentication with a JWT; dynamic client registration) run as written."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ README = Path(__file__).parent.parent / "README.md"
 SECTIONS = {
     "### Device, token exchange and JWT bearer grants": ["device", "token_exchange", "jwt_bearer"],
     "### Client authentication with a JWT": ["private_key_jwt"],
+    "### Dynamic client registration": ["registration"],
 }
 
 
