@@ -253,6 +253,7 @@ def test_replace_to_a_public_client_and_back_changes_the_secret(provider: MockId
 def test_delete_forgets_the_client_and_revokes_its_tokens(provider: MockIdP, http: httpx2.Client) -> None:
     body = registered(http, provider, grant_types=["client_credentials"], response_types=[])
     auth = (body["client_id"], body["client_secret"])
+    others = provider.issue_tokens()
     token = http.post(provider.endpoint("token"), data={"grant_type": "client_credentials"}, auth=auth).json()
     deleted = http.delete(body["registration_client_uri"], headers=bearer(body["registration_access_token"]))
     again = http.post(provider.endpoint("token"), data={"grant_type": "client_credentials"}, auth=auth)
@@ -267,6 +268,7 @@ def test_delete_forgets_the_client_and_revokes_its_tokens(provider: MockIdP, htt
     assert (again.status_code, again.json()["error"]) == (401, "invalid_client")
     assert again.json()["error_description"].startswith(f"unknown client '{body['client_id']}'")
     assert introspection.json() == {"active": False}
+    assert provider.minter.check_access_token(others.access_token)  # another client's tokens live on
     assert (read.status_code, read.json()["error"]) == (401, "invalid_token")
     assert body["client_id"] not in provider.clients
 
@@ -570,3 +572,57 @@ def test_client_metadata_goes_to_json_and_back() -> None:
     client = Client(client_id="c", metadata={"client_name": "Notes"})
 
     assert Client.from_dict(client.to_dict()) == client
+
+
+def test_a_registered_client_pushes_requests_and_starts_the_device_flow(provider: MockIdP, http: httpx2.Client) -> None:
+    device_grant = "urn:ietf:params:oauth:grant-type:device_code"
+    body = registered(http, provider, redirect_uris=[REDIRECT_URI], grant_types=["authorization_code", device_grant])
+    auth = (body["client_id"], body["client_secret"])
+    request = auth_request(provider, client_id=body["client_id"])
+    pushed = http.post(provider.endpoint("par"), data=request.params, auth=auth)
+    device = http.post(provider.endpoint("device_authorization"), data={"scope": "openid"}, auth=auth)
+
+    assert (pushed.status_code, device.status_code) == (201, 200)
+
+
+def test_a_client_deleted_during_its_replacement_is_not_brought_back(
+    provider: MockIdP, http: httpx2.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = registered(http, provider)
+    replace = provider.context.replace_client
+
+    def deleted_first(client: Client) -> bool:
+        provider.context.remove_client(client.client_id)
+        return replace(client)
+
+    monkeypatch.setattr(provider.context, "replace_client", deleted_first)
+    update = {"client_id": body["client_id"], "redirect_uris": [CALLBACK]}
+    response = http.put(body["registration_client_uri"], json=update, headers=bearer(body["registration_access_token"]))
+
+    assert (response.status_code, response.json()["error_description"]) == (
+        401, f"client {body['client_id']!r} was deleted while it was being updated"
+    )  # fmt: skip
+    assert body["client_id"] not in provider.clients
+
+
+def test_a_registration_deleted_meanwhile_is_not_answered(provider: MockIdP) -> None:
+    from mockidp._endpoints.registration import registration
+    from mockidp._errors import OAuthError
+
+    with pytest.raises(OAuthError, match=r"^invalid_token: no registered client 'mockidp-client': it was deleted$"):
+        registration(provider.context, provider.client)
+
+
+def test_a_value_that_is_no_json_is_shown_as_python(provider: MockIdP) -> None:
+    with pytest.raises(ConfigError, match=r"^invalid_redirect_uri: redirect_uris must be an array, got <object object"):
+        provider.register(redirect_uris=object())
+
+
+@pytest.mark.parametrize(
+    ("annotation", "value", "problem"),
+    [(int, True, "n must be a number, got true"), (int, 3, None), (str | int | None, 5, None)],
+)
+def test_the_json_types_follow_the_annotations(annotation: Any, value: Any, problem: str | None) -> None:
+    from mockidp._endpoints.registration import _problem
+
+    assert _problem("n", annotation, value) == problem
