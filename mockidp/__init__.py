@@ -12,6 +12,7 @@ from mockidp._version import __version__
 if _typing.TYPE_CHECKING:
     from mockidp._backchannel import BackchannelLogout
     from mockidp._config import Client, ProviderConfig, User
+    from mockidp._endpoints.registration import Registration
     from mockidp._errors import ConfigError, NotRegisteredError, OAuthError
     from mockidp._journal import RequestRecord
     from mockidp._keys import KeyPool
@@ -27,6 +28,7 @@ _EXPORTS = {
     "NotRegisteredError": "mockidp._errors",
     "OAuthError": "mockidp._errors",
     "ProviderConfig": "mockidp._config",
+    "Registration": "mockidp._endpoints.registration",
     "RequestRecord": "mockidp._journal",
     "TokenSet": "mockidp._tokens",
     "User": "mockidp._config",
@@ -41,6 +43,7 @@ __all__ = [
     "NotRegisteredError",
     "OAuthError",
     "ProviderConfig",
+    "Registration",
     "RequestRecord",
     "TokenSet",
     "User",

@@ -167,6 +167,9 @@ class Client:
     backchannel_logout_uri: str | None = None
     #: OIDC Back-Channel Logout 1.0 §2.2: the client needs the ``sid`` claim in its logout tokens (always sent).
     backchannel_logout_session_required: bool = False
+    #: RFC 7591 §2: other metadata it registered (``client_name``, ``logo_uri``, ``contacts``, ...), kept as given
+    #: and answered back (§3.2.1); mockidp acts on none of it.
+    metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.client_id, str) or not self.client_id:
@@ -235,12 +238,17 @@ class Client:
                     f" fragment (OIDC Back-Channel Logout 1.0 section 2.2), got {logout_uri!r}"
                 )
         for uri in (*self.redirect_uris, *self.post_logout_redirect_uris):
-            parts = urlsplit(uri.removesuffix("*"))
-            if not parts.scheme or parts.fragment:
-                raise ConfigError(
-                    f"client {self.client_id!r}: redirect URI {uri!r} must be absolute and carry no fragment"
-                    " (RFC 6749 section 3.1.2)"
-                )
+            if (problem := redirect_uri_problem(uri)) is not None:
+                raise ConfigError(f"client {self.client_id!r}: redirect URI {uri!r} {problem}")
+        self._check_metadata()
+
+    def _check_metadata(self) -> None:
+        if not isinstance(self.metadata, Mapping) or not all(isinstance(k, str) for k in self.metadata):
+            raise ConfigError(f"client {self.client_id!r}: metadata must map names to values, got {self.metadata!r}")
+        fields = sorted(set(self.metadata) & {f.name for f in dataclasses.fields(self)})
+        if fields:
+            raise ConfigError(f"client {self.client_id!r}: {fields[0]} is a Client field; give it as {fields[0]}=")
+        object.__setattr__(self, "metadata", _frozen_claims(self.metadata))
 
     def _check_keys(self) -> None:
         if self.jwks is not None and self.jwks_uri is not None:
@@ -278,6 +286,14 @@ class Client:
         """Build a client from a mapping (as in a config file), with clear errors for unknown keys."""
         client: Client = _build(cls, data)
         return client
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """What is wrong with ``uri`` as a registered redirect URI (a trailing ``*`` is a prefix), or None."""
+    parts = urlsplit(uri.removesuffix("*"))
+    if not parts.scheme or parts.fragment:
+        return "must be absolute and carry no fragment (RFC 6749 section 3.1.2)"
+    return None
 
 
 #: Members of a JWK that are private key material (RFC 7518 §6.2.2, §6.3.2; RFC 8037 §2).
@@ -395,6 +411,8 @@ class ProviderConfig:
     #: The authentication context classes logins reach (OIDC Core §2 ``acr``), the default first; empty: a
     #: login reaches whatever class the request asks for first (``mockidp._acr``).
     acr_values: tuple[str, ...] = ()
+    #: RFC 7591 and RFC 7592: serve the dynamic client registration and client configuration endpoints.
+    registration: bool = True
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.issuer) if isinstance(self.issuer, str) else None
@@ -452,6 +470,7 @@ class ProviderConfig:
             "dpop_nonce",
             "adhoc_users",
             "debugger",
+            "registration",
         ):
             value = getattr(self, name)
             if not isinstance(value, bool):  # "false" would be truthy: refuse it rather than guess

@@ -19,7 +19,7 @@ from mockidp._errors import ConfigError, hide_frames
 from mockidp._faults import Faults
 from mockidp._journal import RequestLog, RequestRecord
 from mockidp._keys import KeyPool, KeyRing
-from mockidp._state import ProviderState
+from mockidp._state import ProviderState, Registered
 from mockidp._tokens import TokenMinter
 from mockidp._trust import TrustedIssuers
 
@@ -43,6 +43,8 @@ class Context:
         self.clock = clock
         self.users: dict[str, User] = {u.sub: u for u in config.users}
         self.clients: dict[str, Client] = {c.client_id: c for c in config.clients}
+        #: RFC 7592: the clients registered over HTTP (or ``MockIdP.register``), by id, oldest first.
+        self.registrations: dict[str, Registered] = {}
         self.keys = KeyRing(keys, config.algorithm)
         for client in self.clients.values():
             self._publish_key_for(client)
@@ -107,6 +109,22 @@ class Context:
             self._publish_key_for(client)
             self.clients[client.client_id] = client
         return client
+
+    def replace_client(self, client: Client) -> bool:
+        """Put ``client`` in place of the client of its id (RFC 7592 §2.2); False if there is none any more."""
+        with self.lock:
+            if client.client_id not in self.clients:
+                return False
+            self._publish_key_for(client)
+            self.clients[client.client_id] = client
+        return True
+
+    def remove_client(self, client_id: str) -> None:
+        """Forget a client and its registration, and revoke its tokens (RFC 7592 §2.3)."""
+        with self.lock:
+            self.clients.pop(client_id, None)
+            self.registrations.pop(client_id, None)
+        self.state.revoke_client(client_id)
 
     def _publish_key_for(self, client: Client) -> None:
         """OIDC Registration §2: publish a key of the client's ID token algorithm, if it registered one."""

@@ -45,6 +45,9 @@ ErrorCode = Literal[
     "unmet_authentication_requirements",
     # RFC 8693 §2.2.2 (token exchange)
     "invalid_target",
+    # RFC 7591 §3.2.2 (dynamic client registration)
+    "invalid_redirect_uri",
+    "invalid_client_metadata",
 ]
 
 

@@ -39,7 +39,7 @@ class Fault:
             return None
         challenge = None
         if self.status == 401:  # RFC 9110 §15.5.2: a 401 always carries a challenge
-            if self.endpoint == "userinfo":
+            if self.endpoint in ("userinfo", "client_configuration"):  # bearer tokens (RFC 6750, RFC 7592)
                 challenge = f'Bearer realm="mockidp", error="{self.error}"'
             else:
                 challenge = 'Basic realm="mockidp"'

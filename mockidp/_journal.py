@@ -27,6 +27,8 @@ Endpoint: TypeAlias = Literal[
     "device_authorization",
     "device_verification",
     "debugger",
+    "registration",
+    "client_configuration",
 ]
 ENDPOINTS: tuple[Endpoint, ...] = (
     "discovery",
@@ -41,6 +43,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     "device_authorization",
     "device_verification",
     "debugger",
+    "registration",
+    "client_configuration",
 )
 
 

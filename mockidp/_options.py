@@ -50,6 +50,7 @@ FIELD_HELP = {
     "adhoc_users": "let the login form log in any username typed, as a new user with that sub",
     "debugger": "serve the token debugger page at /debugger under the issuer",
     "acr_values": "an authentication context class (acr) logins can reach, the default first (repeatable; none: any)",
+    "registration": "serve dynamic client registration at /register (RFC 7591, RFC 7592)",
 }
 
 _FLAG_NAMES = {

@@ -23,7 +23,7 @@ from mockidp._config import Client, ProviderConfig, User
 from mockidp._context import Context
 from mockidp._endpoints import find
 from mockidp._endpoints.discovery import OIDC_WELL_KNOWN
-from mockidp._errors import ArgumentError, ConfigError, ErrorCode, NotRegisteredError, hide_frames, nearest
+from mockidp._errors import ArgumentError, ConfigError, ErrorCode, NotRegisteredError, OAuthError, hide_frames, nearest
 from mockidp._faults import Fault
 from mockidp._intercept import intercept
 from mockidp._keys import KeyPool
@@ -34,6 +34,7 @@ from mockidp._tokens import PROTECTED_CLAIMS, TokenSet
 from mockidp._transports import async_transport, installed_packages, resolve, sync_transport
 
 if TYPE_CHECKING:
+    from mockidp._endpoints.registration import Registration
     from mockidp._forgery import ForgedToken
     from mockidp._login import Flow, LoginResult, Steps
     from mockidp.testing import LoginRedirect
@@ -154,6 +155,24 @@ class MockIdP:
         """
         return self.context.add_client(client)
 
+    def register(self, **metadata: Any) -> Registration:
+        """Register a client as a POST to the registration endpoint would (RFC 7591 §3): ``metadata`` are its
+        RFC 7591 names (``redirect_uris=[...]``, ``scope="openid email"``, ``client_name=...``), with the same
+        defaults and checks; the client_id (and secret) are made up. The ``Registration`` holds the client and
+        its ``registration_access_token`` for the client configuration endpoint (RFC 7592)."""
+        from mockidp._endpoints import registration
+
+        if not self.config.registration:
+            raise ConfigError(
+                "this provider does not offer dynamic client registration (ProviderConfig(registration=False));"
+                " add a client with add_client(Client(...))",
+                topic="dynamic-client-registration",
+            )
+        try:
+            return registration.register(self.context, metadata)
+        except OAuthError as error:
+            raise ConfigError(f"{error.error}: {error.description}", topic="dynamic-client-registration") from None
+
     def find_user(self, name: str) -> User | None:
         """The user whose ``sub``, username or email is ``name``."""
         return self.context.find_user(name)
@@ -229,6 +248,7 @@ class MockIdP:
             self.users.update({u.sub: u for u in self.config.users})
             self.clients.clear()
             self.clients.update({c.client_id: c for c in self.config.clients})
+            ctx.registrations.clear()
         self.faults.clear()
         ctx.controls.forget()
         ctx.backchannel_logouts.clear()

@@ -33,9 +33,9 @@ _CLIENT_LISTS = ("redirect_uris", "post_logout_redirect_uris", "grant_types", "s
 _CLIENT_NUMBERS = ("default_max_age",)
 #: Client fields that hold true or false.
 _CLIENT_FLAGS = tuple(f.name for f in dataclasses.fields(Client) if f.type in ("bool", bool))
-#: A JWK Set does not fit in one line of the grammar: a spec names its jwks_uri instead.
+#: A JWK Set (or a table of other metadata) does not fit in one line of the grammar: a spec names its jwks_uri instead.
 _CLIENT_FIELDS = tuple(
-    f.name for f in dataclasses.fields(Client) if f.name not in ("client_id", "client_secret", "jwks")
+    f.name for f in dataclasses.fields(Client) if f.name not in ("client_id", "client_secret", "jwks", "metadata")
 )
 
 

@@ -132,6 +132,14 @@ class DeviceCode:
     auth_time: int | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class Registered:
+    """RFC 7592 §1: what a client registered over HTTP manages its registration with, and since when."""
+
+    access_token: str
+    issued_at: int
+
+
 @dataclass(kw_only=True)
 class SeenAssertion:
     """A JWT bearer assertion's ``jti`` (RFC 7523 §3, item 7), kept until the assertion expires to refuse its replay."""
@@ -260,6 +268,14 @@ class ProviderState:
         for value in grant.refresh_tokens:
             if (refresh := self.refresh_tokens.get(value)) is not None:
                 refresh.revoked = True
+
+    def revoke_client(self, client_id: str) -> None:
+        """RFC 7592 §2.3: the tokens of a deleted client stop working at once."""
+        with self.lock:
+            tokens: list[AccessToken | RefreshToken] = [*self.access_tokens.values(), *self.refresh_tokens.values()]
+            for token in tokens:
+                if token.grant.client.client_id == client_id:
+                    token.revoked = True
 
     def prune(self, now: float) -> int:
         """Forget codes, tokens and sessions that expired: nothing can use them any more, and a

@@ -1,5 +1,5 @@
 """The examples of README.md's protocol sections (the device, token exchange and JWT bearer grants; client
-authentication with a JWT; login details; back-channel logout) run as written."""
+authentication with a JWT; login details; back-channel logout; dynamic client registration) run as written."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ SECTIONS = {
     "### Client authentication with a JWT": ["private_key_jwt"],
     "### Login details: acr, amr, max_age and the claims parameter": ["acr_and_claims"],
     "### Back-channel logout": ["backchannel_logout"],
+    "### Dynamic client registration": ["registration"],
 }
 
 

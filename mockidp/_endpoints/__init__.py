@@ -28,6 +28,7 @@ from mockidp._endpoints import (
     introspection,
     jwks,
     par,
+    registration,
     revocation,
     token,
     userinfo,
@@ -53,11 +54,16 @@ def _device_grant(config: ProviderConfig) -> bool:
     return BY_NAME["urn:ietf:params:oauth:grant-type:device_code"].enabled(config)
 
 
+def _registration(config: ProviderConfig) -> bool:
+    return config.registration
+
+
 @dataclass(frozen=True)
 class Endpoint:
     name: EndpointName
     #: Its key in the provider metadata, or None for the discovery document itself.
     metadata: str | None
+    #: Under the issuer; a ``{client_id}`` in it is a path parameter (RFC 7592's ``registration_client_uri``).
     path: str
     handler: Handler
     methods: tuple[str, ...] = ("GET", "POST")
@@ -93,6 +99,10 @@ TABLE: tuple[Endpoint, ...] = (
              enabled=_device_grant, spec="RFC 8628 section 3.3"),
     Endpoint("debugger", None, "/debugger", debugger.debugger, unsafe_get=True, enabled=lambda c: c.debugger,
              spec="OIDC Core 1.0 section 3.1 (a relying party for people to try the provider with)"),
+    Endpoint("registration", "registration_endpoint", "/register", registration.register_endpoint, ("POST",),
+             cors=True, enabled=_registration, spec="RFC 7591 section 3, OIDC Registration 1.0 section 3"),
+    Endpoint("client_configuration", None, "/register/{client_id}", registration.configure, ("GET", "PUT", "DELETE"),
+             cors=True, enabled=_registration, spec="RFC 7592 section 2"),
 )  # fmt: skip
 
 BY_NAME: dict[str, Endpoint] = {e.name: e for e in TABLE}

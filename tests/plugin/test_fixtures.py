@@ -626,3 +626,26 @@ def test_idp_and_pytest_httpx_work_together_in_either_order(strict_pytester: pyt
     )
 
     strict_pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_test_registers_a_client_or_turns_registration_off(strict_pytester: pytest.Pytester) -> None:
+    strict_pytester.makepyfile(
+        """
+        import httpx2
+        import pytest
+
+        def test_registers_a_client_that_gets_a_token(idp):
+            registration = idp.register(grant_types=["client_credentials"], client_name="reports")
+            client = registration.client
+            token = httpx2.post(idp.endpoint("token"), data={"grant_type": "client_credentials"},
+                                auth=(client.client_id, client.client_secret))
+            assert token.status_code == 200
+            assert registration.response()["client_name"] == "reports"
+
+        @pytest.mark.mockidp(registration=False)
+        def test_without_registration(idp):
+            assert "registration_endpoint" not in httpx2.get(idp.metadata_url).json()
+        """
+    )
+
+    strict_pytester.runpytest().assert_outcomes(passed=2)

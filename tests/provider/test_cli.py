@@ -57,6 +57,7 @@ def test_flags_map_onto_provider_config() -> None:
             "--client", "spa",
             "--client", "api:s3cret",
             "--access-token-audience", "https://api.example",
+            "--no-registration",
         )
     )  # fmt: skip
     assert config.algorithm == "ES256"
@@ -65,6 +66,7 @@ def test_flags_map_onto_provider_config() -> None:
     assert config.interactive is False
     assert config.cors_origins == ("https://a.example", "https://b.example")
     assert config.access_token_audience == "https://api.example"
+    assert config.registration is False
     (bob,) = config.users
     assert bob.sub == "bob"
     assert bob.claims["email"] == "bob@corp.example"

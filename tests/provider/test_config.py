@@ -26,6 +26,7 @@ EXTENSION_GRANTS = (
 )
 TTLS = ("access_token_ttl", "id_token_ttl", "refresh_token_ttl", "code_ttl", "session_ttl", "device_code_ttl")
 OPTIONS = ", ".join(sorted(f.name for f in dataclasses.fields(ProviderConfig)))
+CLIENT_OPTIONS = ", ".join(sorted(f.name for f in dataclasses.fields(Client)))
 
 
 def config_error(message: str) -> pytest.RaisesExc[ConfigError]:
@@ -210,11 +211,7 @@ def test_from_dict_reads_users_and_clients_tables() -> None:
         ),
         (
             {"clients": [{"client_id": "web", "secret": "s"}]},
-            "unknown Client option 'secret' (did you mean 'client_secret'?); choose one of"
-            " backchannel_logout_session_required, backchannel_logout_uri, client_id, client_secret,"
-            " default_acr_values, default_max_age, dpop_bound_access_tokens, grant_types,"
-            " id_token_signed_response_alg, jwks, jwks_uri, post_logout_redirect_uris, redirect_uris,"
-            " require_pushed_authorization_requests, scope, token_endpoint_auth_method",
+            f"unknown Client option 'secret' (did you mean 'client_secret'?); choose one of {CLIENT_OPTIONS}",
         ),
         ({"users": [{"name": "Bob"}]}, "a user needs a 'sub' claim; got the keys ['name']"),
         ({"users": "bob"}, "users must be a list of tables or specs, got 'bob'"),

@@ -339,9 +339,9 @@ def test_filter_refuses_an_unknown_field(provider: MockIdP) -> None:
         provider.requests.filter(endpoint="token", grant="refresh_token")
 
     assert str(caught.value) == (
-        "unknown RequestRecord field 'grant' (did you mean 'grant_type'?); choose one of client_auth_method,"
-        " client_id, dpop_jkt, endpoint, error, error_description, grant_type, method, params, pkce, request_object,"
-        " request_uri, scopes, status, time, url, user"
+        "unknown RequestRecord field 'grant' (did you mean 'grant_type'?); choose one of acr, backchannel_logout,"
+        " client_auth_method, client_id, dpop_jkt, endpoint, error, error_description, grant_type, method, params,"
+        " pkce, request_object, request_uri, scopes, status, time, url, user"
     )
 
 

@@ -1,5 +1,6 @@
 """``mockidp serve`` as a separate process offers the protocol beyond the code flow: discovery announces each
-grant, client authentication method and endpoint, and a third-party client uses them over the socket."""
+grant, client authentication method and endpoint, and a third-party client uses them over the socket, a
+client it registered dynamically (RFC 7591, RFC 7592) included."""
 
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ def test_discovery_announces_every_grant_method_and_endpoint(issuer: str, metada
     assert {"client_secret_jwt", "private_key_jwt"} <= set(metadata["token_endpoint_auth_methods_supported"])
     assert metadata["device_authorization_endpoint"] == f"{issuer}/device_authorization"
     assert metadata["pushed_authorization_request_endpoint"] == f"{issuer}/par"
+    assert metadata["registration_endpoint"] == f"{issuer}/register"
     assert "ES256" in metadata["dpop_signing_alg_values_supported"]
     assert metadata["request_parameter_supported"] is True
     assert metadata["claims_parameter_supported"] is metadata["backchannel_logout_supported"] is True
@@ -137,3 +139,23 @@ def test_a_login_at_a_configured_acr_then_a_logout_told_over_the_back_channel() 
     (token,) = received
     logout = jwt.decode(token, keys)
     assert (logout.header["typ"], logout.claims["aud"], logout.claims["iss"]) == ("logout+jwt", "web", issuer)
+
+
+def test_a_registered_client_gets_a_token_then_is_read_and_deleted(issuer: str, metadata: dict[str, Any]) -> None:
+    body = httpx2.post(
+        metadata["registration_endpoint"], json={"grant_types": ["client_credentials"], "client_name": "svc"}
+    ).json()
+    with OAuth2Client(body["client_id"], body["client_secret"]) as client:
+        token = client.fetch_token(metadata["token_endpoint"], grant_type="client_credentials")
+    bearer = {"Authorization": f"Bearer {body['registration_access_token']}"}
+    read = httpx2.get(body["registration_client_uri"], headers=bearer)
+    deleted = httpx2.delete(body["registration_client_uri"], headers=bearer)
+    refused = httpx2.post(metadata["token_endpoint"], data={"grant_type": "client_credentials"},
+                          auth=(body["client_id"], body["client_secret"]))  # fmt: skip
+    wildcard = httpx2.post(metadata["registration_endpoint"], json={"redirect_uris": ["http://localhost/*"]})
+
+    assert body["registration_client_uri"] == f"{issuer}/register/{body['client_id']}"
+    assert token["token_type"] == "Bearer"
+    assert (read.status_code, read.json()) == (200, body)
+    assert (deleted.status_code, refused.status_code, refused.json()["error"]) == (204, 401, "invalid_client")
+    assert (wildcard.status_code, wildcard.json()["error"]) == (400, "invalid_redirect_uri")

@@ -6,13 +6,15 @@ process). The budget is small in CI; ``pytest tests/robustness --fuzz-examples=2
 A request the provider refuses changes nothing it remembers, and after every batch the provider still
 serves a whole valid login. Every answer must be below 500; every 4xx JSON body must be an
 error response of RFC 6749 §5.2 (or RFC 6750 §3.1 at the userinfo endpoint, RFC 7009 §2.2.1 at the
-revocation endpoint); every error redirect must carry a code of RFC 6749 §4.1.2.1 or OIDC Core
-§3.1.2.6; and every 401 must carry a ``WWW-Authenticate`` challenge (RFC 9110 §15.5.2).
+revocation endpoint, RFC 7591 §3.2.2 at the registration endpoint); every error redirect must carry a
+code of RFC 6749 §4.1.2.1 or OIDC Core §3.1.2.6; and every 401 must carry a ``WWW-Authenticate``
+challenge (RFC 9110 §15.5.2).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import signal
 import socket
@@ -58,6 +60,9 @@ ERROR_CODES = frozenset(
         "invalid_request_object",
         "request_not_supported",
         "request_uri_not_supported",
+        # RFC 7591 §3.2.2
+        "invalid_redirect_uri",
+        "invalid_client_metadata",
     }
 )
 
@@ -242,7 +247,7 @@ def front_channel(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def anything(draw: st.DrawFn) -> dict[str, Any]:
     """Any method, any route, any parameters, body and headers."""
-    method = draw(st.sampled_from(["GET", "POST"] * 4 + ["HEAD", "OPTIONS", "PUT"]))
+    method = draw(st.sampled_from(["GET", "POST"] * 4 + ["HEAD", "OPTIONS", "PUT", "DELETE"]))
     headers: dict[str, str] = {}
     if (auth := draw(authorization)) is not None:
         headers["Authorization"] = auth
@@ -262,6 +267,52 @@ def anything(draw: st.DrawFn) -> dict[str, Any]:
             st.one_of(st.none(), st.sampled_from(["%", "a=%ZZ", "scope=%00", "&&=&", "state=" + "x" * 9000]))
         ),
         "content": draw(bodies) if method in ("POST", "PUT") else b"",
+        "headers": headers,
+    }
+
+
+METADATA_NAMES = [
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "grant_types",
+    "response_types",
+    "token_endpoint_auth_method",
+    "scope",
+    "jwks",
+    "jwks_uri",
+    "id_token_signed_response_alg",
+    "require_pushed_authorization_requests",
+    "client_name",
+    "client_id",
+    "client_secret",
+    "registration_access_token",
+]
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20), valid),
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(safe_text, children, max_size=3)),
+    max_leaves=6,
+)
+
+
+@st.composite
+def registration(draw: st.DrawFn) -> dict[str, Any]:
+    """A JSON registration (RFC 7591 §3.1), or a read, replacement or deletion of one (RFC 7592 §2), fuzzed."""
+    method = draw(st.sampled_from(["POST", "POST", "GET", "PUT", "DELETE"]))
+    path = "/register" if method == "POST" else "/register/<registered_client>"
+    metadata = draw(st.dictionaries(st.one_of(st.sampled_from(METADATA_NAMES), safe_text), json_values, max_size=6))
+    if draw(st.booleans()):
+        metadata["redirect_uris"] = [REDIRECT_URI]
+    if method == "PUT" and draw(st.booleans()):
+        metadata["client_id"] = "<registered_client>"
+    headers = {"Content-Type": "application/json"}
+    if draw(st.booleans()):
+        headers["Authorization"] = draw(st.sampled_from(["Bearer <registration_access_token>", "Bearer x", "Basic"]))
+    return {
+        "method": method,
+        "url": ISSUER + path,
+        "query": [],
+        "raw_query": None,
+        "content": json.dumps(metadata).encode(),
         "headers": headers,
     }
 
@@ -297,7 +348,10 @@ class Target:
         tokens = self.login()
         code, session = self.authorize()
         device = self.client.post(self.base + "/device_authorization", data={"client_id": "spa"}).json()
+        registered = self.client.post(self.base + "/register", json={"redirect_uris": [REDIRECT_URI]}).json()
         self.replacements = {
+            "<registered_client>": registered["client_id"],
+            "<registration_access_token>": registered["registration_access_token"],
             "<device_code>": device["device_code"],
             "<user_code>": device["user_code"],
             "<access_token>": tokens["access_token"],
@@ -347,7 +401,7 @@ class Target:
         return value
 
     def send(self, request: dict[str, Any]) -> httpx2.Response:
-        url = self.base + request["url"].removeprefix(ISSUER)
+        url = self.base + self.fill(request["url"].removeprefix(ISSUER))
         query: list[tuple[str, str | int | float | bool | None]] = [
             (self.fill(k), self.fill(v)) for k, v in request["query"]
         ]
@@ -396,7 +450,9 @@ def check(response: httpx2.Response, method: str) -> None:
             assert answer["iss"] == [ISSUER]
 
 
-requests_batch = st.lists(st.one_of(anything(), back_channel(), front_channel()), min_size=1, max_size=3)
+requests_batch = st.lists(
+    st.one_of(anything(), back_channel(), front_channel(), registration()), min_size=1, max_size=3
+)
 
 
 @given(batch=requests_batch)
