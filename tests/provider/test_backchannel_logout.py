@@ -45,15 +45,17 @@ async def form_of(request: Request) -> dict[str, str]:
     return dict(parse_qsl((await request.body()).decode()))
 
 
-def relying_party(idp: MockIdP, *, accept: bool | None = True) -> tuple[Starlette, dict[str, dict[str, Any]]]:
+def relying_party(
+    idp: MockIdP, *, accept: bool | None = True, client: tuple[str, str] = ("web", "s3cret")
+) -> tuple[Starlette, dict[str, dict[str, Any]]]:
     """An authlib app that keeps its sessions server-side and ends them at a back-channel logout (§2.6);
     ``accept=False`` refuses every logout token (400), ``accept=None`` raises on one."""
     oauth = OAuth()
     oidc: Any = oauth.register(
         "idp",
         server_metadata_url=idp.metadata_url,
-        client_id="web",
-        client_secret="s3cret",
+        client_id=client[0],
+        client_secret=client[1],
         client_kwargs={"scope": "openid email", "code_challenge_method": "S256"},
     )
     store: dict[str, dict[str, Any]] = {}
@@ -98,7 +100,7 @@ def relying_party(idp: MockIdP, *, accept: bool | None = True) -> tuple[Starlett
         valid = (
             token.header.get("typ") == "logout+jwt"
             and claims["iss"] == metadata["issuer"]
-            and claims["aud"] == "web"
+            and claims["aud"] == client[0]
             and EVENT in claims["events"]
             and "nonce" not in claims
         )
@@ -214,6 +216,22 @@ async def test_an_async_client_on_the_app_is_told_in_its_event_loop(idp: MockIdP
 
         assert (sent.status_code, sent.route, store) == (200, "in-process", {})
         assert (await client.get("/")).status_code == 302
+
+
+def test_a_registered_client_is_told_too(idp: MockIdP) -> None:
+    """A client registered over RFC 7591 with a backchannel_logout_uri is told as a configured one is."""
+    with httpx2.Client(transport=idp.transport(httpx2)) as http:
+        body = http.post(
+            idp.endpoint("registration_endpoint"),
+            json={"redirect_uris": [CALLBACK], "backchannel_logout_uri": "http://testserver/backchannel-logout"},
+        ).json()
+    app, store = relying_party(idp, client=(body["client_id"], body["client_secret"]))
+    with TestClient(app) as client:
+        idp.login(client)
+
+        (sent,) = idp.end_sessions()
+
+    assert (sent.client_id, sent.status_code, store) == (body["client_id"], 200, {})
 
 
 def test_only_clients_given_a_code_in_the_session_and_with_a_logout_uri_are_told(key_pool: KeyPool) -> None:
