@@ -1,7 +1,8 @@
 """pyoidc (``oic``) against the loopback server (``serve()``); oic 1.7 works on this Python.
 
 Discovery (OIDC Discovery §4, including its §4.3 check that the document's ``issuer`` equals the URL
-it was fetched for), a client set up without dynamic registration, the authorization code flow with
+it was fetched for), a client set up without dynamic registration and one that registers itself (RFC 7591,
+OIDC Registration 1.0 §3), the authorization code flow with
 PKCE (RFC 7636) and a nonce, the token request with either secret method (OIDC Core §9), oic's own
 ID token validation against the served JWKS, UserInfo by GET and POST (§5.3.1) and a refresh (§12).
 """
@@ -120,3 +121,33 @@ def test_code_flow_with_pkce_nonce_userinfo_and_refresh(
         (userinfo_method, "userinfo", None, None, None),
         ("POST", "token", "refresh_token", authn_method, None),
     ]
+
+
+def test_oic_registers_itself_then_logs_in_with_what_it_got(provider: MockIdP, issuer: str) -> None:
+    """Dynamic client registration (RFC 7591, OIDC Registration 1.0 §3) through oic's own ``register``."""
+    client: Any = Client(client_authn_method=CLIENT_AUTHN_METHOD)
+    client.provider_config(issuer)
+    registration = client.register(
+        client.registration_endpoint, redirect_uris=[REDIRECT_URI], client_name="oic", response_types=["code"]
+    )
+    state, nonce = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+    request = client.construct_AuthorizationRequest(
+        request_args={
+            "response_type": "code",
+            "scope": ["openid"],
+            "redirect_uri": REDIRECT_URI,
+            "state": state,
+            "nonce": nonce,
+        }  # fmt: skip
+    )
+    redirect = requests.get(request.request(client.authorization_endpoint), allow_redirects=False, timeout=10)
+    answer = client.parse_response(
+        AuthorizationResponse, info=urlsplit(redirect.headers["location"]).query, sformat="urlencoded"
+    )
+    tokens = client.do_access_token_request(state=answer["state"], request_args={"code": answer["code"]})
+
+    assert isinstance(registration, RegistrationResponse)
+    assert client.client_id == registration["client_id"] in provider.clients
+    assert registration["client_name"] == "oic"
+    assert tokens["id_token"]["aud"] == [registration["client_id"]]
+    assert [r.endpoint for r in provider.requests][:2] == ["discovery", "registration"]
