@@ -138,7 +138,7 @@ def test_oic_registers_itself_then_logs_in_with_what_it_got(provider: MockIdP, i
             "redirect_uri": REDIRECT_URI,
             "state": state,
             "nonce": nonce,
-        }  # fmt: skip
+        }
     )
     redirect = requests.get(request.request(client.authorization_endpoint), allow_redirects=False, timeout=10)
     answer = client.parse_response(
