@@ -11,7 +11,8 @@ Where the token goes: to an app a simulated login has run through (``MockIdP.log
 ``refuse`` remember the app behind the client, by its origin) the POST is an in-process ASGI call;
 to any other URI it goes over the network with the installed httpx, as a real provider's would. The
 provider waits for the answers (at most ``TIMEOUT`` seconds each) and never fails the logout for one:
-each delivery, answered or not, is kept in ``MockIdP.backchannel_logouts``.
+each delivery, answered or not, is kept in ``MockIdP.backchannel_logouts`` (the newest
+``request_log_limit`` of them, where that is set).
 """
 
 from __future__ import annotations
@@ -113,8 +114,11 @@ async def deliver(ctx: Context, ended: Iterable[Session]) -> list[BackchannelLog
         except Exception as exc:  # the client's failure is the client's: the logout itself goes on
             sent = dataclasses.replace(sent, error=f"{type(exc).__name__}: {exc}".rstrip(": "))
         results.append(sent)
+    limit = ctx.requests.limit  # kept as the request log is: ``mockidp serve`` keeps the newest 1,000
     with ctx.lock:
         ctx.backchannel_logouts.extend(results)
+        if limit is not None and len(ctx.backchannel_logouts) > limit:
+            del ctx.backchannel_logouts[: len(ctx.backchannel_logouts) - limit]
     return results
 
 

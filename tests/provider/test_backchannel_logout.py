@@ -347,3 +347,17 @@ def test_a_logout_is_ok_when_the_client_answered_200_or_204() -> None:
         False,
         False,
     ]
+
+
+def test_a_provider_with_a_log_limit_keeps_only_the_newest_deliveries(key_pool: KeyPool) -> None:
+    idp = make(key_pool, request_log_limit=2)
+    app, _ = relying_party(idp)
+    sent: list[BackchannelLogout] = []
+    with idp.intercept(), TestClient(app) as client:
+        for _ in range(3):
+            idp.login(client)
+            client.cookies.clear()
+            sent += idp.end_sessions()
+
+    assert [s.ok for s in sent] == [True, True, True]
+    assert idp.backchannel_logouts == sent[1:]
