@@ -8,7 +8,8 @@ logout event, never a ``nonce``, with the JWT type ``logout+jwt`` (§2.4), signe
 tokens are.
 
 Where the token goes: to an app a simulated login has run through (``MockIdP.login``, ``logout`` and
-``refuse`` remember the app behind the client, by its origin) the POST is an in-process ASGI call;
+``refuse`` remember the app behind the client, by its origin) the POST is an in-process ASGI call, on
+the app's own event loop (an entered ``TestClient``'s portal), whoever ends the session;
 to any other URI it goes over the network with the installed httpx, as a real provider's would. The
 provider waits for the answers (at most ``TIMEOUT`` seconds each) and never fails the logout for one:
 each delivery, answered or not, is kept in ``MockIdP.backchannel_logouts`` (the newest
@@ -22,6 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+import anyio
 
 from mockidp._config import Client
 from mockidp._state import Session, new_id
@@ -107,7 +110,7 @@ async def deliver(ctx: Context, ended: Iterable[Session]) -> list[BackchannelLog
         sent = BackchannelLogout(client_id, uri, token, claims, None)
         try:
             if route is not None:
-                status = await _post_in_process(route.site, uri, token)
+                status = await _post_to_app(route, uri, token)
                 sent = dataclasses.replace(sent, route="in-process", status_code=status)
             else:
                 sent = dataclasses.replace(sent, status_code=await _post_over_network(uri, token))
@@ -123,21 +126,33 @@ async def deliver(ctx: Context, ended: Iterable[Session]) -> list[BackchannelLog
 
 
 def deliver_sync(ctx: Context, ended: list[Session]) -> list[BackchannelLogout]:
-    """``deliver`` from sync code: on the portal of an entered ``TestClient`` whose app is told, so that
-    the app answers on its own event loop, else on a loop of its own (``mockidp._transports.run_sync``)."""
-    from mockidp._login import running_portal
+    """``deliver`` from sync code, on an event loop of its own (``mockidp._transports.run_sync``)."""
     from mockidp._transports import run_sync
 
-    told = {origin(c.backchannel_logout_uri) for c in _told(ctx, ended) if c.backchannel_logout_uri is not None}
-    if not told:
+    if not any(c.backchannel_logout_uri is not None for c in _told(ctx, ended)):
         return []
-    for name in sorted(told):
-        route = ctx.apps.get(name)
-        portal = running_portal(route.client) if route is not None and route.client is not None else None
-        if portal is not None:  # a TestClient that was left has none: its app's loop is gone
-            results: list[BackchannelLogout] = portal.call(deliver, ctx, ended)
-            return results
     return run_sync(lambda: deliver(ctx, ended))
+
+
+async def _post_to_app(route: AppRoute, uri: str, token: str) -> int:
+    """POST the token to the app in-process, on its own event loop: an entered ``TestClient``'s portal, unless
+    this is that loop already (a login drives its flow there), else this one."""
+    from mockidp._login import running_portal
+
+    portal = running_portal(route.client) if route.client is not None else None
+    if portal is not None:
+        try:
+            portal.call(_nothing)  # refused on the portal's own thread: then the app's loop is this one
+        except RuntimeError:
+            portal = None
+    if portal is None:
+        return await _post_in_process(route.site, uri, token)
+    status: int = await anyio.to_thread.run_sync(portal.call, _post_in_process, route.site, uri, token)
+    return status
+
+
+async def _nothing() -> None:
+    return None
 
 
 def _told(ctx: Context, ended: Iterable[Session]) -> list[Client]:

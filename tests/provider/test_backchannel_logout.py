@@ -5,8 +5,10 @@ login ran through, over the network to any other; the client validates it as §2
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -46,10 +48,15 @@ async def form_of(request: Request) -> dict[str, str]:
 
 
 def relying_party(
-    idp: MockIdP, *, accept: bool | None = True, client: tuple[str, str] = ("web", "s3cret")
+    idp: MockIdP,
+    *,
+    accept: bool | None = True,
+    client: tuple[str, str] = ("web", "s3cret"),
+    loops: list[bool] | None = None,
 ) -> tuple[Starlette, dict[str, dict[str, Any]]]:
     """An authlib app that keeps its sessions server-side and ends them at a back-channel logout (§2.6);
-    ``accept=False`` refuses every logout token (400), ``accept=None`` raises on one."""
+    ``accept=False`` refuses every logout token (400), ``accept=None`` raises on one. Given ``loops``, it
+    notes there, at each logout token, whether it runs on the event loop its lifespan ran on."""
     oauth = OAuth()
     oidc: Any = oauth.register(
         "idp",
@@ -89,6 +96,8 @@ def relying_party(
     async def backchannel_logout(request: Request) -> Response:
         if accept is None:
             raise RuntimeError("the app's store is down")
+        if loops is not None:
+            loops.append(request.state.loop is asyncio.get_running_loop())
         form = await form_of(request)
         metadata = await oidc.load_server_metadata()
         keys = KeySet.import_key_set(await oidc.fetch_jwk_set())
@@ -117,7 +126,13 @@ def relying_party(
         Route("/bye", bye),
         Route("/backchannel-logout", backchannel_logout, methods=["POST"]),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(SessionMiddleware, secret_key="test-only")]), store
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        yield {"loop": asyncio.get_running_loop()}
+
+    middleware = [Middleware(SessionMiddleware, secret_key="test-only")]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan), store
 
 
 @pytest.fixture
@@ -178,6 +193,23 @@ def test_rp_initiated_logout_tells_the_app_before_the_browser_comes_back(idp: Mo
     assert [s.status_code for s in idp.backchannel_logouts] == [200]
     (record,) = idp.requests.filter(endpoint="end_session")
     assert record.backchannel_logout == ("web",)
+
+
+def test_a_logout_the_test_follows_by_hand_tells_the_app_on_its_own_event_loop(idp: MockIdP) -> None:
+    """The browser's hop to /logout made by the test itself (a routed TestClient, off the app's loop): the app is
+    still called on its own loop, where its lifespan made what it holds (a pool, a lock)."""
+    from pytest_mockidp._clients import routed_test_client
+
+    loops: list[bool] = []
+    app, store = relying_party(idp, loops=loops)
+    with routed_test_client(app) as client:
+        idp.login(client)
+        to_idp = client.get("/logout")
+        back = client.get(to_idp.headers["location"])
+
+    assert (to_idp.status_code, back.status_code) == (302, 302)
+    assert back.headers["location"].startswith("http://testserver/bye?state=")
+    assert (loops, store) == ([True], {})
 
 
 def test_a_testclient_not_entered_is_told_too(idp: MockIdP) -> None:
