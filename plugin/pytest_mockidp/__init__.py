@@ -12,6 +12,9 @@ from pytest_mockidp._fixtures import (
     _mockidp_anyio_app_client as _mockidp_anyio_app_client,
 )
 from pytest_mockidp._fixtures import (
+    _mockidp_portal as _mockidp_portal,
+)
+from pytest_mockidp._fixtures import (
     app,
     app_client,
     async_app_client,

@@ -23,6 +23,7 @@ import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockidp._transports import resolve
+from pytest_mockidp._portal import SharedPortal
 from pytest_mockidp._testclient import RoutedTestClient, provider_at
 
 BASE_URL = "http://testserver"
@@ -45,8 +46,8 @@ def _async_client_class(package: ModuleType) -> type[Any]:
     return RoutedAsyncClient
 
 
-def routed_test_client(app: Any) -> RoutedTestClient:
-    return RoutedTestClient(app, base_url=BASE_URL, follow_redirects=False)
+def routed_test_client(app: Any, shared_portal: SharedPortal | None = None) -> RoutedTestClient:
+    return RoutedTestClient(app, base_url=BASE_URL, follow_redirects=False, shared_portal=shared_portal)
 
 
 def _with_state(app: ASGIApp, state: dict[str, Any]) -> ASGIApp:

@@ -16,6 +16,7 @@ from pytest_mockidp._options import DEFAULT_ENV, suite_defaults
 if TYPE_CHECKING:
     from mockidp import KeyPool, MockIdP, ProviderConfig
     from mockidp._forgery import ForgedToken
+    from pytest_mockidp._portal import SharedPortal
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -265,14 +266,24 @@ def app(request: pytest.FixtureRequest, idp_env: dict[str, str]) -> Any:
         raise
 
 
+@pytest.fixture(scope="session")
+def _mockidp_portal() -> Iterator[SharedPortal]:
+    """The event loop thread every `app_client` of the session (of the xdist worker) enters on."""
+    from pytest_mockidp._portal import SharedPortal
+
+    portal = SharedPortal()
+    yield portal
+    portal.close()
+
+
 @pytest.fixture
-def app_client(request: pytest.FixtureRequest, app: Any) -> Iterator[Any]:
+def app_client(request: pytest.FixtureRequest, app: Any, _mockidp_portal: SharedPortal) -> Iterator[Any]:
     """A Starlette TestClient on `app`: lifespan run, cookies kept, redirects not followed, IdP URLs routed."""
     from pytest_mockidp._clients import routed_test_client
 
     _provider_for(request)  # the test's provider (idp, or idp_live if the test asked for it) is up
 
-    with routed_test_client(app) as client:
+    with routed_test_client(app, _mockidp_portal) as client:
         yield client
 
 

@@ -24,6 +24,7 @@ import anyio
 from starlette import testclient
 
 from mockidp._intercept import Interceptor
+from pytest_mockidp._portal import SharedPortal, enter, shares
 
 #: The httpx package Starlette's TestClient is built on (httpx2 when installed).
 TESTCLIENT_PACKAGE: Any = vars(testclient)["httpx"]
@@ -42,12 +43,24 @@ def provider_at(package: Any, url: Any) -> Any:
 
 class RoutedTestClient(testclient.TestClient):
     """Starlette's TestClient: requests to an active provider's issuer go to the provider, and a request
-    whose response is read whole runs in one call into the client's event loop (entered with ``with``)."""
+    whose response is read whole runs in one call into the client's event loop (entered with ``with``).
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    Given a ``shared_portal`` (``pytest_mockidp._portal``), it enters on that event loop thread instead of
+    starting one of its own, where it can (Starlette 1.9 and later, asyncio).
+    """
+
+    def __init__(self, *args: Any, shared_portal: SharedPortal | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._streaming = threading.local()
         self._one_call = _OneCallTransport(self)
+        self._shared_portal = shared_portal if STARLETTE_STREAMS and shares(self) else None
+
+    def __enter__(self) -> RoutedTestClient:
+        if self._shared_portal is None:
+            super().__enter__()
+        else:
+            enter(self, self._shared_portal.get())
+        return self
 
     def send(self, request: Any, *, stream: bool = False, **kwargs: Any) -> Any:
         outer, self._streaming.on = getattr(self._streaming, "on", False), stream

@@ -1,7 +1,8 @@
 """The routed TestClient behind ``app_client``: what a test sees is what Starlette's TestClient shows.
 
-Each test runs against both clients, entered as ``app_client`` is: Starlette's own ``TestClient``,
-and the plugin's, which makes a buffered request in one call into the client's event loop.
+Each test runs against three clients, entered as ``app_client`` is: Starlette's own ``TestClient``,
+the plugin's, which makes a buffered request in one call into the client's event loop, and the plugin's
+on the event loop thread a session shares (``pytest_mockidp._portal``), as ``app_client`` enters it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import pytest
+from pytest_mockidp._portal import SharedPortal
 from pytest_mockidp._testclient import RoutedTestClient, _exchange
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -26,15 +28,24 @@ from starlette.websockets import WebSocket
 from mockidp import MockIdP
 
 ClientFactory = Callable[..., TestClient]
-CLIENTS = {"starlette": TestClient, "routed": RoutedTestClient}
+CLIENTS = {"starlette": TestClient, "routed": RoutedTestClient, "shared": RoutedTestClient}
+
+
+@pytest.fixture(scope="module")
+def shared_portal() -> Iterator[SharedPortal]:
+    portal = SharedPortal()
+    yield portal
+    portal.close()
 
 
 @pytest.fixture(params=sorted(CLIENTS))
-def make_client(request: pytest.FixtureRequest) -> Iterator[ClientFactory]:
+def make_client(request: pytest.FixtureRequest, shared_portal: SharedPortal) -> Iterator[ClientFactory]:
     """Builds and enters a client of the kind under test; leaves it after the test."""
     entered: list[TestClient] = []
 
     def make(app: Any, **options: Any) -> TestClient:
+        if request.param == "shared":
+            options["shared_portal"] = shared_portal
         client = CLIENTS[request.param](app, **options)
         entered.append(client.__enter__())
         return client

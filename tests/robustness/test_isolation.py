@@ -103,3 +103,70 @@ def test_nothing_of_one_test_reaches_the_next_under_xdist(suite: pytest.Pytester
     result = suite.runpytest_subprocess("-p", "xdist", "-n", "2", "--dist", "loadfile")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["*2 workers*"])
+
+
+# -- the app_client's event loop thread, shared by the session (pytest_mockidp._portal) ------------------
+
+APP_SUITE = """
+import asyncio
+import json
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+import pytest
+
+CARRIED = Path(__file__).with_suffix(".json")
+STOPPED = []
+
+
+def create_app():
+    @asynccontextmanager
+    async def lifespan(app):
+        yield {"started": True}
+        STOPPED.append(True)
+
+    async def leave_behind(request):
+        loop = asyncio.get_running_loop()
+        asyncio.create_task(asyncio.sleep(3600), name="left-behind")  # never awaited: the test leaves it
+        loop.set_exception_handler(lambda loop, context: None)
+        loop.set_debug(True)
+        return JSONResponse({"loop": id(loop)})
+
+    async def look(request):
+        loop = asyncio.get_running_loop()
+        names = sorted(t.get_name() for t in asyncio.all_tasks())
+        return JSONResponse({"loop": id(loop), "tasks": names, "handler": loop.get_exception_handler() is None,
+                             "debug": loop.get_debug(), "state": request.state.started})
+
+    return Starlette(routes=[Route("/leave", leave_behind), Route("/look", look)], lifespan=lifespan)
+
+
+@pytest.mark.app_factory.with_args(create_app)
+def test_first(idp, app_client):
+    idp.login_as("alice")
+    app_client.cookies.set("app_cookie", "1")
+    CARRIED.write_text(json.dumps(app_client.get("/leave").json()))
+    assert "left-behind" in app_client.get("/look").json()["tasks"]
+
+
+@pytest.mark.app_factory.with_args(create_app)
+def test_second(idp, app_client):
+    carried = json.loads(CARRIED.read_text())
+    seen = app_client.get("/look").json()
+    assert seen["loop"] == carried["loop"]  # the same event loop thread: what follows is the isolation at work
+    assert "left-behind" not in seen["tasks"]
+    assert (seen["handler"], seen["debug"], seen["state"]) == (True, False, True)
+    assert STOPPED == [True]  # the first app's lifespan was shut down
+    assert not app_client.cookies
+    assert idp.context.controls.take_queued_login() is None
+"""
+
+
+def test_apps_on_the_shared_event_loop_leave_nothing_behind(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(test_apps=APP_SUITE)
+    pytester.runpytest_subprocess().assert_outcomes(passed=2)
