@@ -1,0 +1,29 @@
+"""The provider's ASGI app: providers of one shape share its routes, and each request reaches its own provider."""
+
+from __future__ import annotations
+
+import httpx2
+
+from mockidp import KeyPool, MockIdP, ProviderConfig
+
+
+def test_two_providers_of_one_shape_share_routes_and_each_answers_for_itself(key_pool: KeyPool) -> None:
+    first, second = MockIdP(keys=key_pool), MockIdP(keys=key_pool)
+    token = first.issue_tokens().access_token
+    with httpx2.Client(transport=first.transport(httpx2)) as a, httpx2.Client(transport=second.transport(httpx2)) as b:
+        mine = a.get(first.endpoint("userinfo"), headers={"Authorization": f"Bearer {token}"})
+        theirs = b.get(second.endpoint("userinfo"), headers={"Authorization": f"Bearer {token}"})
+
+    assert first.app.routes == second.app.routes  # the very same route objects
+    assert first.app is not second.app
+    assert (mine.status_code, theirs.status_code) == (200, 401)
+    assert [r.endpoint for r in first.requests] == [r.endpoint for r in second.requests] == ["userinfo"]
+
+
+def test_a_provider_of_another_shape_has_routes_of_its_own(key_pool: KeyPool) -> None:
+    root = MockIdP(keys=key_pool)
+    realm = MockIdP(ProviderConfig(issuer="https://idp.mockidp.test/realms/a"), keys=key_pool)
+
+    assert root.app.routes != realm.app.routes
+    with httpx2.Client(transport=realm.transport(httpx2)) as client:
+        assert client.get(realm.metadata_url).json()["issuer"] == "https://idp.mockidp.test/realms/a"
