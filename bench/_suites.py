@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -215,6 +216,13 @@ class SuiteRun:
     mean_passed: float
     phases: dict[str, float]  # seconds: setup, call, teardown (summed over the tests), and the run's marks
     fixtures: dict[str, float]  # seconds of each fixture's own setup, summed (serial runs only)
+    cpu: float  # seconds of CPU (user + sys) of pytest and its workers: what other work on the machine hides
+
+
+def children_cpu() -> float:
+    """User + system CPU seconds of the child processes that have ended and been waited for, so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 #: Plugins every generated suite runs without: the cache (no state between runs), and pytest-playwright,
@@ -272,9 +280,9 @@ def run_suite(
         env.update(BENCH_PATCHES=",".join(patches), BENCH_DIR=str(BENCH))
     command = pytest_command(folder, *extra, mockidp=mockidp, python=python)
     env["BENCH_LAUNCHED"] = repr(time.time())
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), children_cpu()
     proc = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)  # noqa: S603
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, children_cpu() - cpu
     if proc.returncode not in (0,):
         raise BenchError(
             f"pytest on {folder.name} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
@@ -295,6 +303,7 @@ def run_suite(
         statistics.fmean(passed) if passed else float("nan"),
         {**everything["phases"], **everything["marks"]},
         everything["fixtures"],
+        cpu,
     )
 
 
@@ -435,10 +444,10 @@ def breakdown(run: SuiteRun) -> str:
 
 def _suite_row(name: str, run: SuiteRun, workers: int, target: Target | None = None) -> Row:
     wall = projected_wall(run, workers)
-    note = ""
+    note = f"CPU (user + sys) of the run {fmt(run.cpu, 's')} s"
     if run.skipped:
-        note = (
-            f"time budget hit: {run.passed} of {run.passed + run.skipped} ran in {fmt(run.wall, 's')} s;"
+        note += (
+            f"; time budget hit: {run.passed} of {run.passed + run.skipped} ran in {fmt(run.wall, 's')} s,"
             f" wall projected with the mean test ({fmt(run.mean_passed * 1e3, 'ms')} ms)"
         )
         name += " (projected)"
@@ -504,25 +513,34 @@ def section_startup(root: Path, repeats: int) -> list[Row]:
     on = [sys.executable, "-m", "pytest", "-q", "-p", "mockidp", *QUIET_PLUGINS, str(folder)]
     off = [sys.executable, "-m", "pytest", "-q", "-p", "no:mockidp", *QUIET_PLUGINS, str(folder)]
     times: dict[str, list[float]] = {"on": [], "off": []}
+    cpu_times: dict[str, list[float]] = {"on": [], "off": []}
     subprocess.run(on, cwd=folder, env=env, capture_output=True, check=True)  # noqa: S603 - warm the disk cache
     for i in range(repeats):  # in pairs, in alternating order, so drift and order hit both alike
         pair = (("on", on), ("off", off)) if i % 2 == 0 else (("off", off), ("on", on))
         for key, command in pair:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), children_cpu()
             proc = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)  # noqa: S603
             times[key].append(time.perf_counter() - start)
+            cpu_times[key].append(children_cpu() - cpu)
             if proc.returncode != 0:
                 raise BenchError(f"pytest start-up run failed ({key}):\n{proc.stdout}\n{proc.stderr}")
     on_s, off_s = Summary(times["on"]), Summary(times["off"])
     # A run takes ~0.7 s and swings by ~0.2 s on a shared machine: the difference within each pair is
     # steadier than the difference of the two medians.
+    # Under other work the wall times swing by ±0.5 s; the CPU time each run used (user + sys) barely moves,
+    # so the target is on the CPU row: on an idle core, that is what the run's wall time would be.
     paired = Summary([a - b for a, b in zip(times["on"], times["off"], strict=True)])
+    paired_cpu = Summary([a - b for a, b in zip(cpu_times["on"], cpu_times["off"], strict=True)])
     rows = [
         row_from("7", "pytest start-up, -p no:mockidp", off_s),
         row_from("7", "pytest start-up, plugin on (-p mockidp)", on_s),
     ]
-    row = row_from("7", "start-up overhead: median of (on - off) per pair", paired, target=STARTUP_TARGET)
+    row = row_from("7", "start-up overhead: median of (on - off) per pair, wall", paired)
     row.ratio = ratio(on_s.median, off_s.median).replace("x", "x off")
+    rows.append(row)
+    cpu_off, cpu_on = (Summary(cpu_times[key]).median * 1e3 for key in ("off", "on"))
+    row = row_from("7", "  the same in CPU time (user + sys)", paired_cpu, target=STARTUP_TARGET)
+    row.note = f"CPU per run (median): {fmt(cpu_off, 'ms')} ms off, {fmt(cpu_on, 'ms')} ms on"
     rows.append(row)
     imported = plugin_import_ms(folder, env)
     if imported is not None:
