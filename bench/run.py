@@ -1,6 +1,6 @@
 """mockidp's benchmarks: one command, one machine, one table.
 
-    python bench/run.py            # everything, ~3 minutes
+    python bench/run.py            # everything, ~6-10 minutes (+ ~60 s once: pytest-iam's venv)
     python bench/run.py --quick    # tiny counts, well under a minute (CI runs this)
     python bench/run.py --only 2,5 --json results.json
 
