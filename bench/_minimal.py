@@ -46,3 +46,10 @@ def minimal_app(metadata_url: str, client_id: str, client_secret: str) -> Any:
 
     routes = [Route("/other", other), Route("/auth/callback", callback)]
     return Starlette(routes=routes, middleware=[Middleware(SessionMiddleware, secret_key=SECRET_KEY)])
+
+
+def from_environ() -> Any:
+    """The minimal app configured from the environment, for ``mockidp_app_factory`` (with ``mockidp_env``)."""
+    import os
+
+    return minimal_app(os.environ["SERVER_METADATA_URL"], os.environ["CLIENT_ID"], os.environ["CLIENT_SECRET"])

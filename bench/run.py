@@ -1,6 +1,6 @@
 """mockidp's benchmarks: one command, one machine, one table.
 
-    python bench/run.py            # everything, ~3 minutes
+    python bench/run.py            # everything, ~6-10 minutes (+ ~60 s once: pytest-iam's venv)
     python bench/run.py --quick    # tiny counts, well under a minute (CI runs this)
     python bench/run.py --only 2,5 --json results.json
 
@@ -9,8 +9,10 @@ Sections (see bench/README.md for what each row means and how it is measured):
   2 a full simulated login through the example app, in-process: sync and async, RS256 and ES256
   3 minting tokens directly, and one in-process round trip to the token endpoint
   4 the same login through the loopback server (idp.serve)
-  5 the same login against the peer oidc-provider-mock, and the in-process speed-up over it
-  6 wall time of 1,000 tests that each log a user in, serial and with -n 2
+  5 the same login against the peer oidc-provider-mock, and the in-process speed-up over it; then a login
+    test (setup+call+teardown) on mockidp, oidc-provider-mock and pytest-iam, each set up as its README says
+  6 wall time of 1,000 tests that each log a user in, through the minimal and the example app, serial and
+    with -n 2, each against the same suite on the floor (a stub provider, no mockidp)
   7 pytest start-up with the plugin against -p no:mockidp
   8 standalone servers under load from a second process: token requests and logins per second
   9 whole login flows against `mockidp serve` (fresh browser each, own user each): flows per second,
@@ -53,6 +55,10 @@ class Plan:
     login_tests: int
     login_budget_serial: float
     login_budget_parallel: float
+    login_parallel: tuple[str, ...]  # the login suites (_suites.SUITES) that also run with -n 2
+    peer_tests: int  # section 5's login tests per suite and round, on mockidp and on each peer
+    peer_rounds: int
+    pytest_iam: bool  # run pytest-iam's suite (its venv built first if missing, ~60 s once; its start-up ~5 s)
     startup_repeats: int
     load_seconds: float
     load_max: int
@@ -74,6 +80,10 @@ FULL = Plan(
     login_tests=1000,
     login_budget_serial=35.0,
     login_budget_parallel=25.0,
+    login_parallel=("login", "floor", "login-minimal", "floor-minimal"),
+    peer_tests=8,
+    peer_rounds=2,
+    pytest_iam=True,
     startup_repeats=20,
     load_seconds=3.0,
     load_max=50_000,
@@ -94,6 +104,10 @@ QUICK = Plan(
     login_tests=10,
     login_budget_serial=10.0,
     login_budget_parallel=10.0,
+    login_parallel=("login",),
+    peer_tests=1,
+    peer_rounds=1,
+    pytest_iam=False,
     startup_repeats=1,
     load_seconds=0.3,
     load_max=2_000,
@@ -108,13 +122,15 @@ QUICK = Plan(
 
 def versions() -> str:
     names = ("mockidp", "starlette", "authlib", "httpx2", "joserfc", "pytest", "oidc-provider-mock")
+    from _peerenv import PEER
+
     found = []
     for name in names:
         try:
             found.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
             found.append(f"{name} (not installed)")
-    return ", ".join(found)
+    return ", ".join(found) + f", {PEER.replace('==', ' ')} (its own venv, bench/_peerenv.py)"
 
 
 def load_average() -> str:
@@ -176,7 +192,7 @@ def main() -> int:
     from _inprocess import section_login, section_sockets, section_tokens
     from _load import section_flows, section_load
     from _prototypes import NAMES, patched
-    from _suites import section_fixture, section_login_suite, section_startup, temp_root
+    from _suites import section_fixture, section_login_suite, section_peer_suites, section_startup, temp_root
 
     from mockidp import KeyPool
 
@@ -202,14 +218,26 @@ def main() -> int:
         run_sections(runner, plan, pool, section_login, section_tokens, section_sockets)
     with temp_root() as tmp:
         root = Path(tmp)
-        runner.section("167", "warming the pytest subprocesses' bytecode cache", lambda: _warm(root))
+        if not args.quick:  # the quick run's timings mean nothing anyway: no need for warm bytecode
+            runner.section("1567", "warming the pytest subprocesses' bytecode cache", lambda: _warm(root))
         runner.section(
             "1", "1: fixture overhead", lambda: section_fixture(root, plan.fixture_tests, plan.fixture_rounds)
         )
         runner.section(
+            "5",
+            "5: a login test on mockidp and on the peers",
+            lambda: section_peer_suites(root, plan.peer_tests, plan.peer_rounds, pytest_iam=plan.pytest_iam),
+        )
+        runner.section(
             "6",
-            "6: login suite",
-            lambda: section_login_suite(root, plan.login_tests, plan.login_budget_serial, plan.login_budget_parallel),
+            "6: login suites, and the same on the floor",
+            lambda: section_login_suite(
+                root,
+                plan.login_tests,
+                plan.login_budget_serial,
+                plan.login_budget_parallel,
+                parallel=plan.login_parallel,
+            ),
         )
         runner.section("7", "7: pytest start-up", lambda: section_startup(root, plan.startup_repeats))
     runner.section(
