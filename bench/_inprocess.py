@@ -113,18 +113,31 @@ def login_async(kind: str, alg: str, pool: Any, budget: Budget) -> tuple[Summary
 def login_per_test(kind: str, alg: str, pool: Any, budget: Budget) -> Summary:
     """What one test pays with the plugin's fixtures, minus pytest: a new provider, app and client, then a login.
 
-    The app is new, so authlib fetches the metadata and the JWKS again, as it does in every test.
+    The app is new, so authlib fetches the metadata and the JWKS again, as it does in every test. The client
+    enters on one event loop thread for all, as ``app_client`` does (``pytest_mockidp._portal``; a checkout
+    from before it, as ``ab.py``'s A side may be, enters a thread of its own per test).
     """
     from pytest_mockidp._clients import routed_test_client
+
+    try:
+        from pytest_mockidp._portal import SharedPortal
+    except ImportError:  # an older checkout
+        shared = None
+    else:
+        shared = SharedPortal()
 
     def once() -> None:
         idp = _provider(alg, pool)
         with idp.intercept():
             app = app_of(kind, idp)
-            with routed_test_client(app) as client:
+            with routed_test_client(app, shared) if shared is not None else routed_test_client(app) as client:
                 checked_login(idp.login(client, "/other"))
 
-    return measure(once, budget)
+    try:
+        return measure(once, budget)
+    finally:
+        if shared is not None:
+            shared.close()
 
 
 def app_requests(pool: Any, budget: Budget) -> tuple[Summary, Summary]:

@@ -5,9 +5,9 @@ their ``pythonpath``. Each suite's test does what the mockidp suite's ``def test
 assert idp.login(app_client, "/other").status_code == 200`` does, through the same app:
 
 - the floor (``floor``, ``floor_app``, ``floor_client``): ``_floor.CannedProvider`` routed as
-  ``idp.intercept()`` routes mockidp, the app built per test, a Starlette ``TestClient`` entered per test
-  (its portal thread and lifespan, as ``app_client``), and the login by ``_floor.RawBrowser`` in one call
-  into that portal (as ``idp.login`` makes): mockidp's suite minus mockidp;
+  ``idp.intercept()`` routes mockidp, the app built per test, a TestClient entered per test as ``app_client``
+  enters it (its lifespan, on the session's event loop thread), and the login by ``_floor.RawBrowser`` in one
+  call into that portal (as ``idp.login`` makes): mockidp's suite minus mockidp;
 - oidc-provider-mock: its README's ``oidc_server`` fixture (``run_server_in_thread()``, a server per
   test), the user's claims PUT with httpx, the authorization form POSTed with httpx, as its README does;
 - pytest-iam: its README's ``iam_server`` (session-scoped, from the plugin), a ``client`` and a ``user``
@@ -83,9 +83,24 @@ def floor_app(bench_app_kind: str, floor: Floor) -> Any:
     return bench_app(bench_app_kind, f"{ISSUER}/.well-known/openid-configuration", CLIENT_ID, CLIENT_SECRET)
 
 
+@pytest.fixture(scope="session")
+def floor_portal() -> Iterator[Any]:
+    """The event loop thread the floor's clients enter on, as ``app_client``'s do (``pytest_mockidp._portal``):
+    the harness is the same on both sides, only the provider differs."""
+    from pytest_mockidp._portal import SharedPortal
+
+    portal = SharedPortal()
+    yield portal
+    portal.close()
+
+
 @pytest.fixture
-def floor_client(floor_app: Any) -> Iterator[Any]:
-    with _entered(floor_app) as client:
+def floor_client(floor_app: Any, floor_portal: Any) -> Iterator[Any]:
+    from pytest_mockidp._testclient import RoutedTestClient
+
+    with RoutedTestClient(
+        floor_app, base_url="http://testserver", follow_redirects=False, shared_portal=floor_portal
+    ) as client:
         yield client
 
 
