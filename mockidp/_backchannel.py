@@ -8,7 +8,8 @@ logout event, never a ``nonce``, with the JWT type ``logout+jwt`` (§2.4), signe
 tokens are.
 
 Where the token goes: to an app a simulated login has run through (``MockIdP.login``, ``logout`` and
-``refuse`` remember the app behind the client, by its origin) the POST is an in-process ASGI call, on
+``refuse`` remember the app behind the client, by its origin, as the plugin's ``app_client`` does when
+it is entered) the POST is an in-process ASGI call, on
 the app's own event loop (an entered ``TestClient``'s portal), whoever ends the session;
 to any other URI it goes over the network with the installed httpx, as a real provider's would. The
 provider waits for the answers (at most ``TIMEOUT`` seconds each) and never fails the logout for one:

@@ -279,11 +279,14 @@ def _mockidp_portal() -> Iterator[SharedPortal]:
 @pytest.fixture
 def app_client(request: pytest.FixtureRequest, app: Any, _mockidp_portal: SharedPortal) -> Iterator[Any]:
     """A Starlette TestClient on `app`: lifespan run, cookies kept, redirects not followed, IdP URLs routed."""
+    from mockidp._browser import portal_site
+    from mockidp._login import remember
     from pytest_mockidp._clients import routed_test_client
 
-    _provider_for(request)  # the test's provider (idp, or idp_live if the test asked for it) is up
+    provider = _provider_for(request)  # the test's provider (idp, or idp_live if the test asked for it) is up
 
     with routed_test_client(app, _mockidp_portal) as client:
+        remember(provider, client, portal_site(client))  # back-channel logout reaches the app in-process
         yield client
 
 

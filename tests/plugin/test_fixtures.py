@@ -649,3 +649,41 @@ def test_a_test_registers_a_client_or_turns_registration_off(strict_pytester: py
     )
 
     strict_pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_app_client_is_told_of_a_logout_over_the_back_channel_in_process(strict_pytester: pytest.Pytester) -> None:
+    """OIDC Back-Channel Logout 1.0: an app only ever driven by hand through app_client is reached in-process."""
+    strict_pytester.makepyfile(
+        """
+        import pytest
+        from urllib.parse import parse_qsl
+        from starlette.applications import Starlette
+        from starlette.responses import Response
+        from starlette.routing import Route
+
+        RECEIVED = []
+
+        async def backchannel_logout(request):
+            RECEIVED.append(dict(parse_qsl((await request.body()).decode()))["logout_token"])
+            return Response(status_code=200)
+
+        def create_app():
+            return Starlette(routes=[Route("/bcl", backchannel_logout, methods=["POST"])])
+
+        CLIENT = "mockidp-client:mockidp-secret,backchannel_logout_uri=http://testserver/bcl"
+
+        @pytest.mark.mockidp(clients=[CLIENT])
+        @pytest.mark.app_factory.with_args(create_app)
+        def test_logout(idp, app_client):
+            answer = app_client.get(idp.endpoint("authorize"), params={
+                "response_type": "code", "client_id": "mockidp-client", "scope": "openid",
+                "redirect_uri": "http://testserver/callback"})
+            assert "code=" in answer.headers["location"]
+
+            (sent,) = idp.end_sessions()
+
+            assert (sent.route, sent.status_code, RECEIVED) == ("in-process", 200, [sent.logout_token])
+        """
+    )
+
+    strict_pytester.runpytest().assert_outcomes(passed=1)
