@@ -26,7 +26,7 @@ AMR: tuple[str, ...] = ("pwd",)
 def asked(params: Mapping[str, str], client: Client, claims: ClaimsRequest) -> tuple[tuple[str, ...], bool]:
     """The classes the request asks for, most preferred first, and whether the ``acr`` is essential."""
     requested = claims.id_token.get("acr")
-    essential = requested is not None and requested.essential
+    essential = requested is not None and requested.essential and bool(requested.values)  # §5.5.1.1: with values
     if requested is not None and requested.values:
         return tuple(str(v) for v in requested.values), essential
     raw = params.get("acr_values", "")

@@ -19,7 +19,9 @@ each delivery, answered or not, is kept in ``MockIdP.backchannel_logouts`` (the 
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -137,23 +139,27 @@ def deliver_sync(ctx: Context, ended: list[Session]) -> list[BackchannelLogout]:
 
 async def _post_to_app(route: AppRoute, uri: str, token: str) -> int:
     """POST the token to the app in-process, on its own event loop: an entered ``TestClient``'s portal, unless
-    this is that loop already (a login drives its flow there), else this one."""
+    this is that loop already (a login drives its flow there), else this one. At most ``TIMEOUT`` seconds:
+    an app that does not answer, or whose loop is blocked waiting for this very logout (a sync httpx call
+    to the provider from an async route), is recorded as not answering."""
     from mockidp._login import running_portal
 
     portal = running_portal(route.client) if route.client is not None else None
-    if portal is not None:
+    if portal is None or getattr(portal, "_event_loop_thread_id", None) == threading.get_ident():
         try:
-            portal.call(_nothing)  # refused on the portal's own thread: then the app's loop is this one
-        except RuntimeError:
-            portal = None
-    if portal is None:
-        return await _post_in_process(route.site, uri, token)
-    status: int = await anyio.to_thread.run_sync(portal.call, _post_in_process, route.site, uri, token)
+            with anyio.fail_after(TIMEOUT):
+                return await _post_in_process(route.site, uri, token)
+        except TimeoutError:
+            raise TimeoutError(f"the app did not answer in {TIMEOUT:g} s") from None
+    future = portal.start_task_soon(_post_in_process, route.site, uri, token)  # never blocks on the portal
+    try:
+        status: int = await anyio.to_thread.run_sync(future.result, TIMEOUT)
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        raise TimeoutError(
+            f"the app did not answer in {TIMEOUT:g} s (is its event loop blocked, waiting for this logout?)"
+        ) from None
     return status
-
-
-async def _nothing() -> None:
-    return None
 
 
 def _told(ctx: Context, ended: Iterable[Session]) -> list[Client]:

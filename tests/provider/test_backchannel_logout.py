@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl
 
+import anyio
 import httpx2
 import pytest
 from authlib.integrations.starlette_client import OAuth
@@ -53,6 +54,7 @@ def relying_party(
     accept: bool | None = True,
     client: tuple[str, str] = ("web", "s3cret"),
     loops: list[bool] | None = None,
+    hang: bool = False,
 ) -> tuple[Starlette, dict[str, dict[str, Any]]]:
     """An authlib app that keeps its sessions server-side and ends them at a back-channel logout (§2.6);
     ``accept=False`` refuses every logout token (400), ``accept=None`` raises on one. Given ``loops``, it
@@ -90,12 +92,21 @@ def relying_party(
         )
         return response
 
+    async def server_logout(request: Request) -> Response:
+        """Logs out at the provider itself, with a sync client: its event loop waits for the provider's answer."""
+        hint = store[request.session["key"]]["id_token"]
+        with httpx2.Client() as http:
+            answer = http.get(idp.endpoint("end_session"), params={"id_token_hint": hint})
+        return PlainTextResponse(str(answer.status_code))
+
     async def bye(request: Request) -> Response:
         return PlainTextResponse("bye")
 
     async def backchannel_logout(request: Request) -> Response:
         if accept is None:
             raise RuntimeError("the app's store is down")
+        if hang:
+            await anyio.Event().wait()  # never answers
         if loops is not None:
             loops.append(request.state.loop is asyncio.get_running_loop())
         form = await form_of(request)
@@ -124,6 +135,7 @@ def relying_party(
         Route("/callback", callback),
         Route("/logout", logout),
         Route("/bye", bye),
+        Route("/server-logout", server_logout),
         Route("/backchannel-logout", backchannel_logout, methods=["POST"]),
     ]
 
@@ -393,3 +405,51 @@ def test_a_provider_with_a_log_limit_keeps_only_the_newest_deliveries(key_pool: 
 
     assert [s.ok for s in sent] == [True, True, True]
     assert idp.backchannel_logouts == sent[1:]
+
+
+@pytest.fixture
+def short_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mockidp import _backchannel
+
+    monkeypatch.setattr(_backchannel, "TIMEOUT", 0.3)
+
+
+@pytest.mark.usefixtures("short_timeout")
+def test_an_app_that_never_answers_is_recorded_and_the_logout_goes_on(idp: MockIdP) -> None:
+    app, store = relying_party(idp, hang=True)
+    with TestClient(app) as client:
+        idp.login(client)
+
+        (sent,) = idp.end_sessions()
+
+    assert (sent.status_code, len(store)) == (None, 1)
+    assert str(sent.error).startswith("TimeoutError: the app did not answer in 0.3 s")
+
+
+@pytest.mark.usefixtures("short_timeout")
+def test_an_app_whose_loop_waits_for_its_own_logout_does_not_hang_it(idp: MockIdP) -> None:
+    """A sync httpx call to /logout from an async route blocks the app's loop: the token cannot reach it there."""
+    app, _ = relying_party(idp)
+    with TestClient(app) as client:
+        idp.login(client)
+
+        answer = client.get("/server-logout")
+
+    assert answer.text == "200"
+    (sent,) = idp.backchannel_logouts
+    assert sent.status_code is None
+    assert sent.error == (
+        "TimeoutError: the app did not answer in 0.3 s (is its event loop blocked, waiting for this logout?)"
+    )
+
+
+@pytest.mark.usefixtures("short_timeout")
+@pytest.mark.asyncio
+async def test_an_app_on_this_loop_that_never_answers_is_recorded_too(idp: MockIdP) -> None:
+    app, _ = relying_party(idp, hang=True)
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://testserver") as client:
+        await idp.alogin(client)
+
+        (sent,) = await idp.aend_sessions()
+
+    assert (sent.status_code, sent.error) == (None, "TimeoutError: the app did not answer in 0.3 s")
