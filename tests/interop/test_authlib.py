@@ -201,16 +201,22 @@ class MemorySessions:
         await self.app(scope, receive, send_cookie)
 
 
-def relying_party(idp: MockIdP) -> ASGIApp:
-    """A tiny app that logs users in with authlib's Starlette client, configured only by discovery."""
+def registered(idp: MockIdP, scope: str) -> OAuth:
+    """authlib's Starlette client for the default client, configured by discovery, with PKCE."""
     oauth = OAuth()
     oauth.register(
         "mockidp",
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
         server_metadata_url=idp.metadata_url,
-        client_kwargs={"scope": SCOPE, "code_challenge_method": "S256", "verify": TLS},
+        client_kwargs={"scope": scope, "code_challenge_method": "S256", "verify": TLS},
     )
+    return oauth
+
+
+def relying_party(idp: MockIdP) -> ASGIApp:
+    """A tiny app that logs users in with authlib's Starlette client, configured only by discovery."""
+    oauth = registered(idp, SCOPE)
 
     async def login(request: Request) -> Response:
         response: Response = await oauth.mockidp.authorize_redirect(request, REDIRECT_URI)
@@ -328,14 +334,7 @@ def test_starlette_app_accepts_rs256_id_tokens_from_an_es256_provider(es256_rout
 def step_up_party(idp: MockIdP, acr: str) -> ASGIApp:
     """An app that asks for ``acr`` (``acr_values`` and an essential ``acr`` in ``claims``) and a recent login,
     and has authlib check the ID token's ``acr``, ``amr`` and ``auth_time`` before it lets the user in."""
-    oauth = OAuth()
-    oauth.register(
-        "mockidp",
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        server_metadata_url=idp.metadata_url,
-        client_kwargs={"scope": "openid", "code_challenge_method": "S256", "verify": TLS},
-    )
+    oauth = registered(idp, "openid")
     claims = json.dumps({"id_token": {"acr": {"essential": True, "value": acr}, "email": None}})
 
     async def login(request: Request) -> Response:

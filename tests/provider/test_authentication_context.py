@@ -5,39 +5,20 @@ the ``claims`` parameter (§5.5), and a client's ``default_max_age`` and ``defau
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx2
 import pytest
-from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from mockidp import Client, ConfigError, KeyPool, MockIdP, ProviderConfig, User
+from mockidp import Client, ConfigError, KeyPool, MockIdP, User
 from tests.flows import REDIRECT_URI, Browser, callback_params, client_auth, token_request
-from tests.provider.test_authorize import START, START_TS, Sent, id_token_of, parse_form, redirected_error, send
+from tests.provider.conftest import START_TS
+from tests.provider.test_authorize import Sent, id_token_of, make, parse_form, redirected_error, send
 
 BOB = User.named("bob", sub="bob-sub", employee_id="E-7")
-
-
-@pytest.fixture
-def browser(provider: MockIdP) -> Iterator[Browser]:
-    browser = Browser(provider)
-    with browser.client:
-        yield browser
-
-
-@pytest.fixture
-def clock() -> Iterator[FrozenDateTimeFactory]:
-    with freeze_time(START) as frozen:
-        assert isinstance(frozen, FrozenDateTimeFactory)
-        yield frozen
-
-
-def make(key_pool: KeyPool, **config: Any) -> MockIdP:
-    return MockIdP(ProviderConfig(**config), keys=key_pool)
 
 
 def tokens_of(idp: MockIdP, sent: Sent) -> dict[str, Any]:

@@ -8,7 +8,6 @@ response modes, and the interactive login form.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -16,7 +15,6 @@ from urllib.parse import urlsplit
 
 import httpx2
 import pytest
-from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
 from joserfc import jwt
 from joserfc.jwk import KeySet
@@ -32,25 +30,10 @@ from tests.flows import (
     s256,
     token_request,
 )
+from tests.provider.conftest import START_TS
 
 BOB = User.named("bob", sub="bob-sub")
 VERIFIER = "v" * 43
-START = "2030-01-01T00:00:00Z"
-START_TS = 1893456000
-
-
-@pytest.fixture
-def browser(provider: MockIdP) -> Iterator[Browser]:
-    browser = Browser(provider)
-    with browser.client:
-        yield browser
-
-
-@pytest.fixture
-def clock() -> Iterator[FrozenDateTimeFactory]:
-    with freeze_time(START) as frozen:
-        assert isinstance(frozen, FrozenDateTimeFactory)
-        yield frozen
 
 
 def make(key_pool: KeyPool, **config: Any) -> MockIdP:
