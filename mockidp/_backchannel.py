@@ -151,15 +151,41 @@ async def _post_to_app(route: AppRoute, uri: str, token: str) -> int:
                 return await _post_in_process(route.site, uri, token)
         except TimeoutError:
             raise TimeoutError(f"the app did not answer in {TIMEOUT:g} s") from None
-    future = portal.start_task_soon(_post_in_process, route.site, uri, token)  # never blocks on the portal
-    try:
-        status: int = await anyio.to_thread.run_sync(future.result, TIMEOUT)
-    except concurrent.futures.TimeoutError:
-        future.cancel()
+    sending = _InPortal(portal)
+    try:  # the portal may be blocked (even to start a task): the wait is abandoned, and the task cancelled
+        with anyio.fail_after(TIMEOUT):
+            status: int = await anyio.to_thread.run_sync(sending.send, route.site, uri, token, abandon_on_cancel=True)
+    except TimeoutError:
+        sending.abandon()
         raise TimeoutError(
             f"the app did not answer in {TIMEOUT:g} s (is its event loop blocked, waiting for this logout?)"
         ) from None
     return status
+
+
+class _InPortal:
+    """One POST run as a task in a portal, from a worker thread, which the caller may give up on: the task is
+    then cancelled as soon as it exists, so the portal (and the TestClient's exit) never waits for it."""
+
+    def __init__(self, portal: Any) -> None:
+        self.portal = portal
+        self.lock = threading.Lock()
+        self.future: concurrent.futures.Future[int] | None = None
+        self.abandoned = False
+
+    def send(self, site: Site, uri: str, token: str) -> int:
+        future: concurrent.futures.Future[int] = self.portal.start_task_soon(_post_in_process, site, uri, token)
+        with self.lock:
+            self.future = future
+            if self.abandoned:
+                future.cancel()
+        return future.result()
+
+    def abandon(self) -> None:
+        with self.lock:
+            self.abandoned = True
+            if self.future is not None:
+                self.future.cancel()
 
 
 def _told(ctx: Context, ended: Iterable[Session]) -> list[Client]:
