@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 import pytest
 from pytest_mockidp._portal import SharedPortal
 from pytest_mockidp._testclient import RoutedTestClient
@@ -85,3 +87,39 @@ def test_a_task_the_app_left_running_is_cancelled_when_its_client_leaves(shared:
         assert not left[0].done()
 
     assert left[0].cancelled()
+
+
+def test_what_an_app_set_on_the_loop_is_put_back_when_its_client_leaves(shared: SharedPortal) -> None:
+    closed: list[bool] = []
+
+    async def forever() -> AsyncIterator[int]:
+        try:
+            while True:
+                yield 1
+        finally:
+            closed.append(True)
+
+    async def change(request: Request) -> Response:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(1))
+        loop.slow_callback_duration = 5.0
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 2
+        request.app.state.timer = loop.call_later(3600, closed.clear)
+        request.app.state.gen = forever()
+        await request.app.state.gen.__anext__()
+        return JSONResponse({})
+
+    async def loop_state() -> tuple[Any, float, float]:
+        loop = asyncio.get_running_loop()
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        return getattr(loop, "_default_executor", None), loop.slow_callback_duration, limiter.total_tokens
+
+    before = shared.get().call(loop_state)
+    app = Starlette(routes=[Route("/", change)])
+    with RoutedTestClient(app, shared_portal=shared) as client:
+        client.get("/")
+        assert shared.get().call(loop_state) != before
+
+    assert shared.get().call(loop_state) == before
+    assert closed == [True]
+    assert app.state.timer.cancelled()

@@ -110,8 +110,11 @@ def test_nothing_of_one_test_reaches_the_next_under_xdist(suite: pytest.Pytester
 APP_SUITE = """
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
+
+import anyio.to_thread
 
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -121,6 +124,16 @@ import pytest
 
 CARRIED = Path(__file__).with_suffix(".json")
 STOPPED = []
+TIMERS = []
+CLOSED = []
+
+
+async def stream():
+    try:
+        while True:
+            yield 1
+    finally:
+        CLOSED.append(True)
 
 
 def create_app():
@@ -134,13 +147,24 @@ def create_app():
         asyncio.create_task(asyncio.sleep(3600), name="left-behind")  # never awaited: the test leaves it
         loop.set_exception_handler(lambda loop, context: None)
         loop.set_debug(True)
+        loop.slow_callback_duration = 9.0
+        loop.set_default_executor(ThreadPoolExecutor(1, thread_name_prefix="left-behind"))
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 1
+        TIMERS.append(loop.call_later(3600, STOPPED.clear))  # would fire in some later test
+        gen = stream()
+        await gen.__anext__()
+        request.app.state.gen = gen  # abandoned unfinished: only a close runs its finally
         return JSONResponse({"loop": id(loop)})
 
     async def look(request):
         loop = asyncio.get_running_loop()
         names = sorted(t.get_name() for t in asyncio.all_tasks())
+        executor = getattr(loop, "_default_executor", None)
         return JSONResponse({"loop": id(loop), "tasks": names, "handler": loop.get_exception_handler() is None,
-                             "debug": loop.get_debug(), "state": request.state.started})
+                             "debug": loop.get_debug(), "state": request.state.started,
+                             "slow": loop.slow_callback_duration,
+                             "executor": getattr(executor, "_thread_name_prefix", None),
+                             "tokens": anyio.to_thread.current_default_thread_limiter().total_tokens})
 
     return Starlette(routes=[Route("/leave", leave_behind), Route("/look", look)], lifespan=lifespan)
 
@@ -150,7 +174,10 @@ def test_first(idp, app_client):
     idp.login_as("alice")
     app_client.cookies.set("app_cookie", "1")
     CARRIED.write_text(json.dumps(app_client.get("/leave").json()))
-    assert "left-behind" in app_client.get("/look").json()["tasks"]
+    seen = app_client.get("/look").json()
+    assert "left-behind" in seen["tasks"]
+    assert (seen["slow"], seen["executor"], seen["tokens"]) == (9.0, "left-behind", 1)
+    assert not TIMERS[0].cancelled()
 
 
 @pytest.mark.app_factory.with_args(create_app)
@@ -160,7 +187,10 @@ def test_second(idp, app_client):
     assert seen["loop"] == carried["loop"]  # the same event loop thread: what follows is the isolation at work
     assert "left-behind" not in seen["tasks"]
     assert (seen["handler"], seen["debug"], seen["state"]) == (True, False, True)
+    assert (seen["slow"], seen["executor"], seen["tokens"]) == (0.1, None, 40)
     assert STOPPED == [True]  # the first app's lifespan was shut down
+    assert CLOSED == [True]  # its unfinished async generator was closed when its client left
+    assert TIMERS[0].cancelled()
     assert not app_client.cookies
     assert idp.context.controls.take_queued_login() is None
 """
