@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route, request_response
 from mockidp._context import Context
 from mockidp._endpoints import TABLE, Endpoint
 from mockidp._endpoints.discovery import OAUTH_WELL_KNOWN, OIDC_WELL_KNOWN
-from mockidp._errors import OAuthError
+from mockidp._errors import ConfigError, OAuthError
 from mockidp._exchange import Exchange, error_json
 from mockidp._journal import RequestRecord
 
@@ -33,7 +33,13 @@ def _run(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     name, handler = endpoint.name, endpoint.handler
 
     async def run(request: Request) -> Response:
-        ctx: Context = request.app.state.mockidp  # the provider whose app this is (``create_app``)
+        ctx = getattr(request.app.state, "mockidp", None)  # the provider whose app this is (``create_app``)
+        if not isinstance(ctx, Context):
+            raise ConfigError(
+                f"the {name} endpoint ran in an app that is not a MockIdP's: its routes find their provider"
+                " on the app that serves them (idp.app); mount that app, e.g."
+                " Mount('/idp', app=idp.app), rather than copying its routes into another"
+            )
         if request.method == "HEAD" and endpoint.unsafe_get:
             return Response(status_code=405, headers={"Allow": ", ".join(endpoint.methods)})
         record = RequestRecord(endpoint=name, method=request.method, url=str(request.url), time=ctx.now())

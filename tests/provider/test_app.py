@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import httpx2
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.testclient import TestClient
 
-from mockidp import KeyPool, MockIdP, ProviderConfig
+from mockidp import ConfigError, KeyPool, MockIdP, ProviderConfig
 
 
 def test_two_providers_of_one_shape_share_routes_and_each_answers_for_itself(key_pool: KeyPool) -> None:
@@ -27,3 +31,20 @@ def test_a_provider_of_another_shape_has_routes_of_its_own(key_pool: KeyPool) ->
     assert root.app.routes != realm.app.routes
     with httpx2.Client(transport=realm.transport(httpx2)) as client:
         assert client.get(realm.metadata_url).json()["issuer"] == "https://idp.mockidp.test/realms/a"
+
+
+def test_a_mounted_app_answers_and_routes_copied_into_another_app_say_how_to_mount(key_pool: KeyPool) -> None:
+    idp = MockIdP(keys=key_pool)
+    mounted = Starlette(routes=[Mount("/idp", app=idp.app)])
+    copied = Starlette(routes=idp.app.routes)
+
+    with TestClient(mounted) as client:
+        assert client.get("/idp/.well-known/openid-configuration").json()["issuer"] == idp.issuer
+    with TestClient(copied) as client, pytest.raises(ConfigError) as raised:
+        client.get("/.well-known/openid-configuration")
+
+    assert str(raised.value) == (
+        "the discovery endpoint ran in an app that is not a MockIdP's: its routes find their provider on the app"
+        " that serves them (idp.app); mount that app, e.g. Mount('/idp', app=idp.app), rather than copying its"
+        " routes into another"
+    )
