@@ -339,6 +339,11 @@ def _authorize(ex: Exchange, client_id: str) -> Client:
     return client
 
 
+def _same_secret(sent: Any, current: str | None) -> bool:
+    """Whether ``sent`` is the client's ``current`` secret, compared in constant time."""
+    return isinstance(sent, str) and current is not None and hmac.compare_digest(sent.encode(), current.encode())
+
+
 async def configure(ex: Exchange) -> Response:
     """RFC 7592 §2: read (GET), replace (PUT) or delete (DELETE) a registration."""
     ctx = ex.ctx
@@ -358,7 +363,7 @@ async def configure(ex: Exchange) -> Response:
                 f"client_id must be sent and be {client_id!r}, the client at this URI (RFC 7592 section 2.2);"
                 f" got {_json(sent_id)}",
             )
-        if sent_secret is not None and sent_secret != client.client_secret:
+        if sent_secret is not None and not _same_secret(sent_secret, client.client_secret):
             raise OAuthError(
                 "invalid_client_metadata",
                 "client_secret, when sent, must be the client's current secret (RFC 7592 section 2.2)",

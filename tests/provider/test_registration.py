@@ -452,6 +452,8 @@ BAD_UPDATES: list[tuple[dict[str, Any], str, str]] = [
      "client_id must be sent and be '<id>', the client at this URI (RFC 7592 section 2.2); got 'other'"),
     ({"client_id": "<id>", "client_secret": "guess", "redirect_uris": [CALLBACK]}, "invalid_client_metadata",
      "client_secret, when sent, must be the client's current secret (RFC 7592 section 2.2)"),
+    ({"client_id": "<id>", "client_secret": 12345, "redirect_uris": [CALLBACK]}, "invalid_client_metadata",
+     "client_secret, when sent, must be the client's current secret (RFC 7592 section 2.2)"),
     ({"client_id": "<id>", "redirect_uris": [CALLBACK], "client_id_issued_at": 1}, "invalid_client_metadata",
      "client_id_issued_at is this provider's answer, not client metadata: leave it out of the request"
      " (RFC 7591 section 3.2.1, RFC 7592 section 2.2)"),
