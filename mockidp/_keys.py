@@ -217,7 +217,8 @@ class KeyRing:
 def _sign(key: SigningKey, claims: dict[str, Any], *, typ: str, header: dict[str, Any] | None = None) -> str:
     alg = str(key.alg)
     full_header = {"alg": alg, "kid": key.kid, "typ": typ, **(header or {})}
+    if alg not in _QUIET_ALGORITHMS:  # catch_warnings swaps the process's filters: only where needed
+        return jwt.encode(full_header, claims, key, algorithms=[alg])
     with warnings.catch_warnings():
-        if alg in _QUIET_ALGORITHMS:
-            warnings.simplefilter("ignore", SecurityWarning)
+        warnings.simplefilter("ignore", SecurityWarning)
         return jwt.encode(full_header, claims, key, algorithms=[alg])
