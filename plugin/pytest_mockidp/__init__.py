@@ -15,6 +15,9 @@ from pytest_mockidp._fixtures import (
     _mockidp_portal as _mockidp_portal,
 )
 from pytest_mockidp._fixtures import (
+    _mockidp_reused as _mockidp_reused,
+)
+from pytest_mockidp._fixtures import (
     app,
     app_client,
     async_app_client,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -12,6 +13,7 @@ import pytest
 
 from mockidp._forgery import FORGE_KINDS, TAMPER_KINDS
 from pytest_mockidp._options import DEFAULT_ENV, suite_defaults
+from pytest_mockidp._reuse import ReusedApp, reused_app
 
 if TYPE_CHECKING:
     from mockidp import KeyPool, MockIdP, ProviderConfig
@@ -258,12 +260,23 @@ def app(request: pytest.FixtureRequest, idp_env: dict[str, str]) -> Any:
     if not callable(factory):
         _fail(f"{source}: {target!r} is not callable", "the-app-fixture")
     name = getattr(factory, "__qualname__", repr(factory))
-    try:
-        return factory(*args, **kwargs)
-    except Exception as exc:
-        exc.add_note(f"mockidp: the app factory {name} (from {source}) raised this while building the `app` fixture")
-        exc.add_note("see: python -m mockidp docs the-app-fixture")
-        raise
+
+    def build() -> Any:
+        try:
+            return factory(*args, **kwargs)
+        except Exception as exc:
+            exc.add_note(
+                f"mockidp: the app factory {name} (from {source}) raised this while building the `app` fixture"
+            )
+            exc.add_note("see: python -m mockidp docs the-app-fixture")
+            raise
+
+    # An async client runs the app's lifespan on the test's own event loop: that app is the test's alone.
+    if not request.config.getini("mockidp_reuse_app") or "async_app_client" in request.fixturenames:
+        return build()
+    reused: ReusedApp = request.getfixturevalue("_mockidp_reused")
+    key = (factory, args, kwargs, sorted(idp_env.items()), _provider_for(request).config)
+    return reused.app(key, build)
 
 
 @pytest.fixture(scope="session")
@@ -276,6 +289,13 @@ def _mockidp_portal() -> Iterator[SharedPortal]:
     portal.close()
 
 
+@pytest.fixture(scope="session")
+def _mockidp_reused(_mockidp_portal: SharedPortal) -> Iterator[ReusedApp]:
+    """The app and app_client kept from test to test under the ini option mockidp_reuse_app (left before
+    the portal they run on stops)."""
+    yield from reused_app()
+
+
 @pytest.fixture
 def app_client(request: pytest.FixtureRequest, app: Any, _mockidp_portal: SharedPortal) -> Iterator[Any]:
     """A Starlette TestClient on `app`: lifespan run, cookies kept, redirects not followed, IdP URLs routed."""
@@ -285,7 +305,14 @@ def app_client(request: pytest.FixtureRequest, app: Any, _mockidp_portal: Shared
 
     provider = _provider_for(request)  # the test's provider (idp, or idp_live if the test asked for it) is up
 
-    with routed_test_client(app, _mockidp_portal) as client:
+    def enter() -> Any:
+        return routed_test_client(app, _mockidp_portal)
+
+    entering = enter
+    if request.config.getini("mockidp_reuse_app"):
+        reused: ReusedApp = request.getfixturevalue("_mockidp_reused")
+        entering = functools.partial(reused.client, app, enter)
+    with entering() as client:
         remember(provider, client, portal_site(client))  # back-channel logout reaches the app in-process
         yield client
 

@@ -41,6 +41,13 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("mockidp_config", "a TOML or JSON file of provider options (relative to the rootdir)")
     parser.addini("mockidp_app_factory", "package.module:callable that builds the `app` fixture")
     parser.addini(
+        "mockidp_reuse_app",
+        "keep the `app` and `app_client` of a test for the next one that builds the same app"
+        " (cookies and headers reset; the app's own state stays)",
+        type="bool",
+        default=False,
+    )
+    parser.addini(
         "mockidp_env",
         "lines of NAME={placeholder} that idp_env sets, e.g. SERVER_METADATA_URL={metadata_url}",
         type="linelist",
