@@ -104,6 +104,23 @@ def floor_client(floor_app: Any, floor_portal: Any) -> Iterator[Any]:
         yield client
 
 
+@pytest.fixture(scope="session")
+def floor_shared_app(bench_app_kind: str) -> Any:
+    """One app for the suite, as ``mockidp_reuse_app`` keeps one (the floor's side of that row)."""
+    return bench_app(bench_app_kind, f"{ISSUER}/.well-known/openid-configuration", CLIENT_ID, CLIENT_SECRET)
+
+
+@pytest.fixture(scope="session")
+def floor_shared_client(floor_shared_app: Any, floor_portal: Any) -> Iterator[Any]:
+    """Its TestClient, entered once; each login's ``RawBrowser`` brings its own cookies."""
+    from pytest_mockidp._testclient import RoutedTestClient
+
+    with RoutedTestClient(
+        floor_shared_app, base_url="http://testserver", follow_redirects=False, shared_portal=floor_portal
+    ) as client:
+        yield client
+
+
 # -- oidc-provider-mock, as its README ---------------------------------------------------------------------
 
 

@@ -154,9 +154,12 @@ class Suite:
     body: str
     app: str = ""  # a login suite's app: "example" or "minimal"
     mockidp: bool = True  # -p mockidp; else -p no:mockidp, and the fixtures of _suite_fixtures.py
+    reuse: bool = False  # mockidp's suite: the ini option mockidp_reuse_app (one app for the suite)
 
     def ini(self) -> str:
-        return login_ini(self.app, mockidp=self.mockidp) if self.app else INI
+        if not self.app:
+            return INI
+        return login_ini(self.app, mockidp=self.mockidp) + ("mockidp_reuse_app = true\n" if self.reuse else "")
 
     def conftest(self) -> str:
         return CONFTEST if self.mockidp else CONFTEST + OTHER_FIXTURES.format(app=self.app)
@@ -164,6 +167,7 @@ class Suite:
 
 MOCKIDP_LOGIN = '    assert idp.login(app_client, "/other").status_code == 200'
 FLOOR_LOGIN = "    assert floor.login(floor_app, floor_client) == 200"
+FLOOR_SHARED_LOGIN = "    assert floor.login(floor_shared_app, floor_shared_client) == 200"
 SUITES = {
     "empty": Suite("", "    pass"),
     "idp": Suite("idp", "    pass"),
@@ -172,6 +176,10 @@ SUITES = {
     "login-minimal": Suite("idp, app_client", MOCKIDP_LOGIN, app="minimal"),
     "floor": Suite("floor, floor_app, floor_client", FLOOR_LOGIN, app="example", mockidp=False),
     "floor-minimal": Suite("floor, floor_app, floor_client", FLOOR_LOGIN, app="minimal", mockidp=False),
+    "login-reuse": Suite("idp, app_client", MOCKIDP_LOGIN, app="example", reuse=True),
+    "floor-reuse": Suite(
+        "floor, floor_shared_app, floor_shared_client", FLOOR_SHARED_LOGIN, app="example", mockidp=False
+    ),
     "oidc-provider-mock": Suite(
         "oidc_server, oidc_app_client",
         "    assert oidc_provider_mock_login(oidc_server, oidc_app_client) == 200",
@@ -394,6 +402,11 @@ def section_login_suite(
             mockidp = run_suite(mockidp_folder, "-n", "2", budget=budget_parallel)
             floor_2 = run_suite(floor_folder, "-n", "2", budget=budget_parallel) if floor_kind in parallel else None
             rows += _against_floor(f"{count} login tests, {app} app, -n 2", mockidp, floor_2, 2, None)
+    # mockidp_reuse_app: one app and app_client for the suite, against the floor's suite with one app too.
+    mockidp = run_suite(write_suite(root, "login-reuse", count), budget=budget_serial)
+    floor = run_suite(write_suite(root, "floor-reuse", count), budget=budget_serial)
+    target = SUITE_TARGET if count == 1000 else None
+    rows += _against_floor(f"{count} login tests, example app, serial, mockidp_reuse_app", mockidp, floor, 1, target)
     for app, (mockidp, floor) in serial_runs.items():
         row = row_from("6", f"per-test time, {app} app, serial (setup+call+teardown)", mockidp.per_test)
         floor_row = row_from("6", "  floor: the same", floor.per_test)
