@@ -33,7 +33,8 @@ def _run(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     name, handler = endpoint.name, endpoint.handler
 
     async def run(request: Request) -> Response:
-        ctx = getattr(request.app.state, "mockidp", None)  # the provider whose app this is (``create_app``)
+        # The provider whose app this is (``create_app``); a bare Router sets no scope["app"] at all.
+        ctx = getattr(getattr(request.scope.get("app"), "state", None), "mockidp", None)
         if not isinstance(ctx, Context):
             raise ConfigError(
                 f"the {name} endpoint ran in an app that is not a MockIdP's: its routes find their provider"

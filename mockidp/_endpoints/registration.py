@@ -341,7 +341,10 @@ def _authorize(ex: Exchange, client_id: str) -> Client:
 
 def _same_secret(sent: Any, current: str | None) -> bool:
     """Whether ``sent`` is the client's ``current`` secret, compared in constant time."""
-    return isinstance(sent, str) and current is not None and hmac.compare_digest(sent.encode(), current.encode())
+    if not isinstance(sent, str) or current is None:
+        return False
+    # surrogatepass: JSON may carry a lone surrogate ("\ud800"), which is simply not the secret
+    return hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), current.encode("utf-8", "surrogatepass"))
 
 
 async def configure(ex: Exchange) -> Response:

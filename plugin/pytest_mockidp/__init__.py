@@ -31,6 +31,7 @@ from pytest_mockidp._fixtures import (
     tampered_id_token,
 )
 from pytest_mockidp._options import add_options, configure
+from pytest_mockidp._reuse import NEXT_ITEM
 
 __all__ = [
     "app",
@@ -45,6 +46,12 @@ __all__ = [
     "mockidp_keys",
     "tampered_id_token",
 ]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Before the test's fixtures are torn down: the test after it, for ``mockidp_reuse_app``."""
+    item.stash[NEXT_ITEM] = nextitem
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

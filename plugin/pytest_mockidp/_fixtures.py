@@ -271,12 +271,13 @@ def app(request: pytest.FixtureRequest, idp_env: dict[str, str]) -> Any:
             exc.add_note("see: python -m mockidp docs the-app-fixture")
             raise
 
-    # An async client runs the app's lifespan on the test's own event loop: that app is the test's alone.
-    if not request.config.getini("mockidp_reuse_app") or "async_app_client" in request.fixturenames:
+    # Kept only for app_client, whose lifespan the plugin runs; an async client runs it on the test's own loop.
+    names = request.fixturenames
+    if not request.config.getini("mockidp_reuse_app") or "app_client" not in names or "async_app_client" in names:
         return build()
     reused: ReusedApp = request.getfixturevalue("_mockidp_reused")
     key = (factory, args, kwargs, sorted(idp_env.items()), _provider_for(request).config)
-    return reused.app(key, build)
+    return reused.app(key, build, request.node.nodeid)
 
 
 @pytest.fixture(scope="session")
@@ -311,7 +312,7 @@ def app_client(request: pytest.FixtureRequest, app: Any, _mockidp_portal: Shared
     entering = enter
     if request.config.getini("mockidp_reuse_app"):
         reused: ReusedApp = request.getfixturevalue("_mockidp_reused")
-        entering = functools.partial(reused.client, app, enter)
+        entering = functools.partial(reused.client, app, enter, request.node)
     with entering() as client:
         remember(provider, client, portal_site(client))  # back-channel logout reaches the app in-process
         yield client

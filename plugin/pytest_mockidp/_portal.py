@@ -68,6 +68,7 @@ class _LoopState:
     debug: bool
     slow_callback_duration: float
     default_executor: Any
+    executor_shut_down: bool
     thread_tokens: float
 
 
@@ -90,6 +91,7 @@ async def _snapshot() -> _LoopState:
         debug=loop.get_debug(),
         slow_callback_duration=loop.slow_callback_duration,
         default_executor=getattr(loop, "_default_executor", None),
+        executor_shut_down=getattr(loop, "_executor_shutdown_called", False),
         thread_tokens=anyio.to_thread.current_default_thread_limiter().total_tokens,
     )
 
@@ -112,6 +114,8 @@ async def _restore(state: _LoopState) -> None:
     if getattr(loop, "_default_executor", None) is not state.default_executor:
         loop._default_executor.shutdown(wait=False)  # type: ignore[attr-defined]
         loop._default_executor = state.default_executor  # type: ignore[attr-defined]
+    if getattr(loop, "_executor_shutdown_called", False) != state.executor_shut_down:
+        loop._executor_shutdown_called = state.executor_shut_down  # type: ignore[attr-defined]  # shutdown_default_executor
     anyio.to_thread.current_default_thread_limiter().total_tokens = state.thread_tokens
 
 

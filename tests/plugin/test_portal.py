@@ -123,3 +123,18 @@ def test_what_an_app_set_on_the_loop_is_put_back_when_its_client_leaves(shared: 
     assert shared.get().call(loop_state) == before
     assert closed == [True]
     assert app.state.timer.cancelled()
+
+
+def test_an_app_that_shut_the_default_executor_down_leaves_it_usable_for_the_next(shared: SharedPortal) -> None:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await asyncio.get_running_loop().shutdown_default_executor()  # as asyncio.run does at its end
+
+    async def in_thread(request: Request) -> Response:
+        return JSONResponse({"thread": await asyncio.to_thread(threading.get_ident)})
+
+    app = Starlette(routes=[Route("/", in_thread)], lifespan=lifespan)
+    for _ in range(2):
+        with RoutedTestClient(app, shared_portal=shared) as client:
+            assert client.get("/").status_code == 200

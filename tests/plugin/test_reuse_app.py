@@ -24,9 +24,13 @@ def create_app(label="default"):
 
     @asynccontextmanager
     async def lifespan(app):
+        if label == "fails-to-start" and number == 1:
+            raise RuntimeError("the first one does not start")
         EVENTS.append(f"start {label} {number}")
         yield
         EVENTS.append(f"stop {label} {number}")
+        if label == "fails-to-stop":
+            raise RuntimeError("the database went away")
 
     async def whoami(request):
         return JSONResponse({"app": number, "cookies": dict(request.cookies),
@@ -107,36 +111,6 @@ def test_tests_that_build_the_same_app_share_it_and_each_app_stops_once(suite: p
     ) in result.stdout.str()
 
 
-def test_without_the_option_each_test_builds_its_own_app(strict_pytester: pytest.Pytester, ini: Ini) -> None:
-    tests = """
-def test_first(app_client):
-    assert app_client.get("/").json()["app"] == 1
-
-def test_second(app_client):
-    assert app_client.get("/").json()["app"] == 2
-"""
-    run(strict_pytester, ini, tests, REUSE[0]).assert_outcomes(passed=2)
-
-
-def test_an_app_fixture_of_the_users_own_gets_a_client_of_its_own(strict_pytester: pytest.Pytester, ini: Ini) -> None:
-    tests = """
-import pytest
-import reuse_app
-
-@pytest.fixture
-def app():
-    return reuse_app.create_app("own")
-
-def test_first(app_client):
-    assert app_client.get("/").json()["app"] == 1
-
-def test_second(app_client):
-    assert app_client.get("/").json()["app"] == 2
-    assert reuse_app.EVENTS == ["start own 1", "stop own 1", "start own 2"]
-"""
-    run(strict_pytester, ini, tests, REUSE[1]).assert_outcomes(passed=2)
-
-
 def test_a_login_in_each_test_on_a_shared_app_logs_in_anew(with_apps: pytest.Pytester, ini: Ini) -> None:
     """Each test's provider is its own: the shared app redeems each test's code at that test's provider."""
     with_apps.makepyfile(
@@ -157,8 +131,93 @@ def test_login(idp, app, app_client, user):
     with_apps.runpytest().assert_outcomes(passed=3)
 
 
-def test_a_test_with_the_async_client_builds_its_own_app(strict_pytester: pytest.Pytester, ini: Ini) -> None:
+def test_a_kept_app_that_fails_to_stop_fails_the_last_test_that_used_it(
+    strict_pytester: pytest.Pytester, ini: Ini
+) -> None:
     tests = """
+import pytest
+import reuse_app
+
+pytestmark = pytest.mark.app_factory.with_args(reuse_app.create_app, "fails-to-stop")
+
+def test_first(app_client):
+    app_client.get("/")
+
+def test_second(app_client):
+    app_client.get("/")
+
+@pytest.mark.app_factory.with_args(reuse_app.create_app, "other")
+def test_other(app_client):
+    assert app_client.get("/").json()["app"] == 2
+"""
+    result = run(strict_pytester, ini, tests, *REUSE)
+
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_second*",
+            "*RuntimeError: the database went away",
+            "*mockidp: leaving the app kept since test_module.py::test_first (mockidp_reuse_app) raised this",
+        ]
+    )
+
+
+def test_an_app_that_fails_to_start_is_not_kept(strict_pytester: pytest.Pytester, ini: Ini) -> None:
+    tests = """
+import pytest
+import reuse_app
+
+pytestmark = pytest.mark.app_factory.with_args(reuse_app.create_app, "fails-to-start")
+
+def test_first(app_client):
+    pass
+
+def test_second(app_client):
+    assert app_client.get("/").json()["app"] == 2
+"""
+    result = run(strict_pytester, ini, tests, *REUSE)
+
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_first*", "*RuntimeError: the first one does not start"])
+
+
+#: Suites whose every test passes: (what it shows, the test module, the ini lines, how many tests).
+SCENARIOS: list[tuple[str, str, tuple[str, ...], int]] = [
+    (
+        "without the option, each test builds its own",
+        """
+def test_first(app_client):
+    assert app_client.get("/").json()["app"] == 1
+
+def test_second(app_client):
+    assert app_client.get("/").json()["app"] == 2
+""",
+        (REUSE[0],),
+        2,
+    ),
+    (
+        "an app fixture of the user's own is never kept",
+        """
+import pytest
+import reuse_app
+
+@pytest.fixture
+def app():
+    return reuse_app.create_app("own")
+
+def test_first(app_client):
+    assert app_client.get("/").json()["app"] == 1
+
+def test_second(app_client):
+    assert app_client.get("/").json()["app"] == 2
+    assert reuse_app.EVENTS == ["start own 1", "stop own 1", "start own 2"]
+""",
+        (REUSE[1],),
+        2,
+    ),
+    (
+        "a test with the async client builds its own app",
+        """
 import pytest
 import reuse_app
 
@@ -172,5 +231,93 @@ async def test_async(async_app_client):
 def test_third(app_client):
     assert app_client.get("/").json()["app"] == 1  # the kept app, still running
     assert reuse_app.EVENTS == ["start default 1", "start default 2", "stop default 2"]
-"""
-    run(strict_pytester, ini, tests, *REUSE).assert_outcomes(passed=3)
+""",
+        REUSE,
+        3,
+    ),
+    (
+        "the next test sees none of the client settings the last changed",
+        """
+def test_first(app_client):
+    app_client.follow_redirects = True
+    app_client.params = {"page": "2"}
+    app_client.auth = ("user", "password")
+    app_client.event_hooks["request"].append(print)
+
+def test_second(app_client):
+    assert app_client.get("/").json()["app"] == 1
+    assert (app_client.follow_redirects, str(app_client.params), app_client.auth) == (False, "", None)
+    assert app_client.event_hooks == {"request": [], "response": []}
+""",
+        REUSE,
+        2,
+    ),
+    (
+        "a test's own TestClient or app fixture does not share the kept app",
+        """
+import pytest
+from starlette.testclient import TestClient
+import reuse_app
+
+def test_kept(app_client):
+    assert app_client.get("/").json()["app"] == 1
+
+def test_app_alone(app):
+    with TestClient(app) as client:  # its own lifespan: on an app of its own, not the kept one
+        assert client.get("/").json()["app"] == 2
+
+def test_kept_again(app_client):
+    assert app_client.get("/").json()["app"] == 1
+
+class TestOwn:
+    @pytest.fixture
+    def app(self):
+        return reuse_app.create_app("own")
+
+    def test_own(self, app_client):  # the kept app is left before this one enters the event loop thread
+        assert app_client.get("/").json()["app"] == 3
+        assert reuse_app.EVENTS[-2:] == ["stop default 1", "start own 3"]
+""",
+        REUSE,
+        4,
+    ),
+    (
+        "idp_live or incomparable marker arguments build their own",
+        """
+import pytest
+import reuse_app
+
+class Incomparable:
+    def __eq__(self, other):
+        if isinstance(other, Incomparable):
+            raise TypeError("cannot compare")
+        return NotImplemented
+
+    __hash__ = object.__hash__
+
+def test_kept(app_client):
+    assert app_client.get("/").json()["app"] == 1
+
+def test_live(idp_live, app_client):  # its own URL in idp_env: the kept app is left at test_kept's teardown
+    assert app_client.get("/").json()["app"] == 2
+    assert reuse_app.EVENTS == ["start default 1", "stop default 1", "start default 2"]
+
+@pytest.mark.app_factory.with_args(reuse_app.create_app, Incomparable())
+def test_odd(app_client):
+    assert app_client.get("/").json()["app"] == 3
+
+@pytest.mark.app_factory.with_args(reuse_app.create_app, Incomparable())
+def test_odd_again(app_client):
+    assert app_client.get("/").json()["app"] == 4
+""",
+        REUSE,
+        4,
+    ),
+]
+
+
+@pytest.mark.parametrize(("shows", "tests", "lines", "passed"), SCENARIOS, ids=[c[0] for c in SCENARIOS])
+def test_scenario(
+    strict_pytester: pytest.Pytester, ini: Ini, shows: str, tests: str, lines: tuple[str, ...], passed: int
+) -> None:
+    run(strict_pytester, ini, tests, *lines).assert_outcomes(passed=passed)

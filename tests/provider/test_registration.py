@@ -454,6 +454,8 @@ BAD_UPDATES: list[tuple[dict[str, Any], str, str]] = [
      "client_secret, when sent, must be the client's current secret (RFC 7592 section 2.2)"),
     ({"client_id": "<id>", "client_secret": 12345, "redirect_uris": [CALLBACK]}, "invalid_client_metadata",
      "client_secret, when sent, must be the client's current secret (RFC 7592 section 2.2)"),
+    ({"client_id": "<id>", "client_secret": "\ud800", "redirect_uris": [CALLBACK]}, "invalid_client_metadata",
+     "client_secret, when sent, must be the client's current secret (RFC 7592 section 2.2)"),
     ({"client_id": "<id>", "redirect_uris": [CALLBACK], "client_id_issued_at": 1}, "invalid_client_metadata",
      "client_id_issued_at is this provider's answer, not client metadata: leave it out of the request"
      " (RFC 7591 section 3.2.1, RFC 7592 section 2.2)"),
@@ -472,8 +474,9 @@ def test_a_bad_replacement_is_refused_and_changes_nothing(
 ) -> None:
     body = registered(http, provider)
     before = provider.clients[body["client_id"]]
-    update = json.loads(json.dumps(update).replace("<id>", body["client_id"]))
-    response = http.put(body["registration_client_uri"], json=update, headers=bearer(body["registration_access_token"]))
+    sent = json.dumps(update).replace("<id>", body["client_id"])  # ASCII: a lone surrogate goes as its escape
+    headers = {**bearer(body["registration_access_token"]), "Content-Type": "application/json"}
+    response = http.put(body["registration_client_uri"], content=sent, headers=headers)
 
     expected = {"error": error, "error_description": description.replace("<id>", body["client_id"])}
     assert (response.status_code, response.json()) == (400, expected)
