@@ -13,7 +13,7 @@ import pytest
 
 from mockidp._forgery import FORGE_KINDS, TAMPER_KINDS
 from pytest_mockidp._options import DEFAULT_ENV, suite_defaults
-from pytest_mockidp._reuse import ReusedApp, reused_app
+from pytest_mockidp._reuse import ReusedApp, plugins_app_client, reused_app
 
 if TYPE_CHECKING:
     from mockidp import KeyPool, MockIdP, ProviderConfig
@@ -271,9 +271,12 @@ def app(request: pytest.FixtureRequest, idp_env: dict[str, str]) -> Any:
             exc.add_note("see: python -m mockidp docs the-app-fixture")
             raise
 
-    # Kept only for app_client, whose lifespan the plugin runs; an async client runs it on the test's own loop.
-    names = request.fixturenames
-    if not request.config.getini("mockidp_reuse_app") or "app_client" not in names or "async_app_client" in names:
+    # Kept only for the plugin's app_client, whose lifespan it runs; an async client runs it on the test's loop.
+    if (
+        not request.config.getini("mockidp_reuse_app")
+        or not plugins_app_client(request.node)
+        or "async_app_client" in request.fixturenames
+    ):
         return build()
     reused: ReusedApp = request.getfixturevalue("_mockidp_reused")
     key = (factory, args, kwargs, sorted(idp_env.items()), _provider_for(request).config)

@@ -10,11 +10,10 @@ made; what the app itself keeps (its database, its caches, tasks it started) sta
 an option: for apps that keep nothing a test relies on.
 
 A kept app is left (its lifespan shut down, the event loop thread restored) at the teardown of the
-last test to use it, while that test's provider still answers, when the next test takes ``app_client``
-with other markers (or ``idp_live``); a test that does not take ``app_client`` leaves it be. Should a
-later test's app still differ (its ``idp_env``, say), or be an ``app`` fixture of the user's own, the
-kept one is left when that test builds or enters its own, and an error it raises then names the test
-it was built for. The last one is left at the session's end.
+last test to use it, while that test's provider still answers, unless the next test will use it: it
+takes the plugin's ``app_client`` through the same fixtures and markers (``continues``). Should that
+test's app still differ (another ``idp_env``), the kept one is left when that test builds its own, and
+an error it raises then names the test it was built for.
 """
 
 from __future__ import annotations
@@ -47,15 +46,34 @@ def _spec(item: pytest.Item) -> tuple[Any, ...]:
     return (factory.args, factory.kwargs) if factory is not None else None, configs
 
 
+#: The fixtures whose definitions decide the app a test builds and how it is entered.
+_DEFINING = ("app", "app_client", "idp_env", "mockidp_config", "idp")
+
+
+def _definition(item: pytest.Item, name: str) -> Any:
+    """The fixture definition ``name`` resolves to for ``item`` (the closest override), or ``None``."""
+    info = getattr(item, "_fixtureinfo", None)  # pytest's; an item without it takes no fixtures
+    definitions = info.name2fixturedefs.get(name) if info is not None else None
+    return definitions[-1] if definitions else None
+
+
+def plugins_app_client(item: pytest.Item) -> bool:
+    """Whether ``item`` takes the plugin's own ``app_client`` (not one of the user's, which enters the app itself)."""
+    definition = _definition(item, "app_client")
+    return getattr(getattr(definition, "func", None), "__module__", None) == "pytest_mockidp._fixtures"
+
+
 def continues(item: pytest.Item, nextitem: pytest.Item | None) -> bool:
-    """Whether the app ``item`` kept may stay for ``nextitem``: it does not take ``app_client`` (so it leaves
-    the kept app alone), or takes it on the same markers without ``idp_live`` (whose URL is its own)."""
-    if nextitem is None:
+    """Whether ``nextitem`` will use the app ``item`` kept: it takes the plugin's ``app_client`` through the
+    same fixtures and markers, is not marked skip, and neither test is on ``idp_live`` (its URL is its own)."""
+    if nextitem is None or not plugins_app_client(nextitem):
         return False
-    names = getattr(nextitem, "fixturenames", ())
-    if "app_client" not in names:
-        return True
-    if "idp_live" in names or "async_app_client" in names:
+    names, next_names = getattr(item, "fixturenames", ()), getattr(nextitem, "fixturenames", ())
+    if "idp_live" in names or "idp_live" in next_names or "async_app_client" in next_names:
+        return False
+    if any(nextitem.iter_markers("skip")) or any(nextitem.iter_markers("skipif")):
+        return False
+    if any(_definition(item, name) is not _definition(nextitem, name) for name in _DEFINING):
         return False
     try:
         return bool(_spec(item) == _spec(nextitem))
