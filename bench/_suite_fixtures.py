@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -80,7 +81,20 @@ def floor(floor_key: Any) -> Iterator[Floor]:
 
 @pytest.fixture
 def floor_app(bench_app_kind: str, floor: Floor) -> Any:
-    return bench_app(bench_app_kind, f"{ISSUER}/.well-known/openid-configuration", CLIENT_ID, CLIENT_SECRET)
+    return _floor_app(bench_app_kind)
+
+
+def _floor_app(kind: str) -> Any:
+    return bench_app(kind, f"{ISSUER}/.well-known/openid-configuration", CLIENT_ID, CLIENT_SECRET)
+
+
+@contextmanager
+def _on_portal(app: Any, portal: Any) -> Iterator[Any]:
+    """The floor's TestClient on ``app``, entered on ``portal`` as ``app_client``'s is."""
+    from pytest_mockidp._testclient import RoutedTestClient
+
+    with RoutedTestClient(app, base_url="http://testserver", follow_redirects=False, shared_portal=portal) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")
@@ -96,28 +110,20 @@ def floor_portal() -> Iterator[Any]:
 
 @pytest.fixture
 def floor_client(floor_app: Any, floor_portal: Any) -> Iterator[Any]:
-    from pytest_mockidp._testclient import RoutedTestClient
-
-    with RoutedTestClient(
-        floor_app, base_url="http://testserver", follow_redirects=False, shared_portal=floor_portal
-    ) as client:
+    with _on_portal(floor_app, floor_portal) as client:
         yield client
 
 
 @pytest.fixture(scope="session")
 def floor_shared_app(bench_app_kind: str) -> Any:
     """One app for the suite, as ``mockidp_reuse_app`` keeps one (the floor's side of that row)."""
-    return bench_app(bench_app_kind, f"{ISSUER}/.well-known/openid-configuration", CLIENT_ID, CLIENT_SECRET)
+    return _floor_app(bench_app_kind)
 
 
 @pytest.fixture(scope="session")
 def floor_shared_client(floor_shared_app: Any, floor_portal: Any) -> Iterator[Any]:
     """Its TestClient, entered once; each login's ``RawBrowser`` brings its own cookies."""
-    from pytest_mockidp._testclient import RoutedTestClient
-
-    with RoutedTestClient(
-        floor_shared_app, base_url="http://testserver", follow_redirects=False, shared_portal=floor_portal
-    ) as client:
+    with _on_portal(floor_shared_app, floor_portal) as client:
         yield client
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import importlib
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -13,7 +12,7 @@ import pytest
 
 from mockidp._forgery import FORGE_KINDS, TAMPER_KINDS
 from pytest_mockidp._options import DEFAULT_ENV, suite_defaults
-from pytest_mockidp._reuse import ReusedApp, plugins_app_client, reused_app
+from pytest_mockidp._reuse import ReusedApp, plugins_app_client
 
 if TYPE_CHECKING:
     from mockidp import KeyPool, MockIdP, ProviderConfig
@@ -297,7 +296,9 @@ def _mockidp_portal() -> Iterator[SharedPortal]:
 def _mockidp_reused(_mockidp_portal: SharedPortal) -> Iterator[ReusedApp]:
     """The app and app_client kept from test to test under the ini option mockidp_reuse_app (left before
     the portal they run on stops)."""
-    yield from reused_app()
+    reused = ReusedApp()
+    yield reused
+    reused.close()
 
 
 @pytest.fixture
@@ -312,11 +313,11 @@ def app_client(request: pytest.FixtureRequest, app: Any, _mockidp_portal: Shared
     def enter() -> Any:
         return routed_test_client(app, _mockidp_portal)
 
-    entering = enter
+    entered = enter()
     if request.config.getini("mockidp_reuse_app"):
         reused: ReusedApp = request.getfixturevalue("_mockidp_reused")
-        entering = functools.partial(reused.client, app, enter, request.node)
-    with entering() as client:
+        entered = reused.client(app, enter, request.node)
+    with entered as client:
         remember(provider, client, portal_site(client))  # back-channel logout reaches the app in-process
         yield client
 

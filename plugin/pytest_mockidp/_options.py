@@ -42,8 +42,8 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("mockidp_app_factory", "package.module:callable that builds the `app` fixture")
     parser.addini(
         "mockidp_reuse_app",
-        "keep the `app` and `app_client` of a test for the next one that builds the same app"
-        " (cookies and headers reset; the app's own state stays)",
+        "keep the `app` and `app_client` of a test for the next one that takes app_client and builds the"
+        " same app (the client's cookies and settings reset; the app's own state stays)",
         type="bool",
         default=False,
     )

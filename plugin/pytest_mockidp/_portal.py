@@ -7,8 +7,8 @@ pytest-xdist worker), and leaves it as a portal of its own would leave it: the a
 every task the app started and left running cancelled and awaited, every async generator it left
 unfinished closed (both as ``asyncio.run`` does at its end), every timer it left pending cancelled, and
 what it set on the loop (exception handler, task factory, debug mode, slow-callback threshold, default
-executor, anyio's default thread limit) put back. Cookies,
-sessions and providers are the test's own as before; ``tests/robustness/test_isolation.py`` proves it.
+executor and its shutdown, anyio's default thread limit) put back. Cookies, sessions and providers are
+the test's own as before; ``tests/robustness/test_isolation.py`` proves it.
 
 Only Starlette 1.9 and later, with the default asyncio backend, share the portal: a TestClient made for
 trio or with backend options, or an older Starlette's, enters its own.
@@ -115,7 +115,7 @@ async def _restore(state: _LoopState) -> None:
         loop._default_executor.shutdown(wait=False)  # type: ignore[attr-defined]
         loop._default_executor = state.default_executor  # type: ignore[attr-defined]
     if getattr(loop, "_executor_shutdown_called", False) != state.executor_shut_down:
-        loop._executor_shutdown_called = state.executor_shut_down  # type: ignore[attr-defined]  # shutdown_default_executor
+        loop._executor_shutdown_called = state.executor_shut_down  # type: ignore[attr-defined]
     anyio.to_thread.current_default_thread_limiter().total_tokens = state.thread_tokens
 
 

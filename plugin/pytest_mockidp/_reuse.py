@@ -138,10 +138,3 @@ class ReusedApp:
         except BaseException as exc:
             exc.add_note(f"mockidp: leaving the app kept since {built_for} (mockidp_reuse_app) raised this")
             raise
-
-
-def reused_app() -> Iterator[ReusedApp]:
-    """The session's ``ReusedApp``, closed at its end (the body of the plugin's session fixture)."""
-    reused = ReusedApp()
-    yield reused
-    reused.close()
